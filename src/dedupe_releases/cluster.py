@@ -1,0 +1,88 @@
+"""Stage 6: clusters from verified matches, with no chaining.
+
+Takes the verified ``exact``/``near`` pairs; returns ``Cluster`` records. Connected components
+are only a first grouping: every member must itself match the component's canonical copy, so
+A~B and B~C never put A and C together unless A~C. Members that do not match the canonical
+are clustered again among themselves. Never reads text: it asks ``match`` for verdicts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+
+from dedupe_releases.canonical import pick_canonical
+from dedupe_releases.records import Article, Cluster, Match
+
+CLUSTER_RELATIONS = frozenset({"exact", "near"})
+
+
+def _components(ids: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[list[str]]:
+    parent: dict[str, str] = {i: i for i in ids}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for i in parent:
+        groups[find(i)].append(i)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def cluster_id(member_ids: Sequence[str], position: Callable[[str], int]) -> str:
+    """A short id from the cluster's earliest member: stable while that article is there."""
+    first = min(member_ids, key=position)
+    return "c" + hashlib.sha256(first.encode()).hexdigest()[:10]
+
+
+def cluster_matches(
+    matches: Iterable[Match],
+    article: Callable[[str], Article],
+    match: Callable[[str, str], Match | None],
+    position: Callable[[str], int],
+) -> list[Cluster]:
+    """Group articles joined by exact/near matches; every member verified against the canonical."""
+    edges = [(m.a, m.b) for m in matches if m.relation in CLUSTER_RELATIONS]
+    nodes = sorted({x for e in edges for x in e}, key=position)
+    clusters: list[Cluster] = []
+    pending = [sorted(c, key=position) for c in _components(nodes, edges)]
+    while pending:
+        group = pending.pop()
+        canonical, runner_up, reasons = pick_canonical([article(i) for i in group], position)
+        kept: dict[str, float] = {canonical.id: 1.0}
+        rejected: list[str] = []
+        for member in group:
+            if member == canonical.id:
+                continue
+            m = match(canonical.id, member)
+            if m is not None and m.relation in CLUSTER_RELATIONS:
+                kept[member] = m.scores.jaccard
+            else:
+                rejected.append(member)
+        if len(kept) > 1:
+            members = tuple(sorted(kept, key=position))
+            if runner_up is not None and runner_up.id not in kept:
+                canonical, runner_up, reasons = pick_canonical(
+                    [article(i) for i in members], position)
+            clusters.append(Cluster(
+                id=cluster_id(members, position),
+                canonical=canonical.id,
+                members=members,
+                similarity={k: round(v, 4) for k, v in kept.items()},
+                reasons=reasons,
+                runner_up=runner_up.id if runner_up else None,
+            ))
+        if len(rejected) > 1:
+            inner = set(rejected)
+            sub_edges = [(a, b) for a, b in edges if a in inner and b in inner]
+            pending.extend(sorted(c, key=position) for c in _components(rejected, sub_edges))
+    clusters.sort(key=lambda c: position(c.members[0]))
+    return clusters

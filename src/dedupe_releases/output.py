@@ -1,0 +1,209 @@
+"""Stage 8: render a scan as JSON, JSON Lines or a terminal table. No decisions here.
+
+JSON is built from the records in one place (``document``), written as UTF-8 bytes with
+``allow_nan=False`` and the line separators U+2028/U+2029/U+0085 escaped, so every JSON Lines
+record is exactly one line for any reader. Terminal text goes through ``safe_text``: data
+can never carry escape sequences, C1 controls, bidi overrides or rich markup to the screen.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from dedupe_releases import __version__
+from dedupe_releases.pipeline import ScanResult
+from dedupe_releases.records import Article, Cluster, Match, Problem
+
+SCHEMA_VERSION = 1
+
+# C0 (but tab/newline), DEL, C1, bidi and other invisible format controls.
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+
+
+def escape_control(text: str, keep_newlines: bool = False) -> str:
+    """Show control characters as visible escapes (``\\x1b``, ``\\u202e``).
+
+    >>> escape_control("ok\\x1b[2Jbad\\u202e")
+    'ok\\\\x1b[2Jbad\\\\u202e'
+    """
+
+    def show(m: re.Match[str]) -> str:
+        c = m.group(0)
+        return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+
+    if not keep_newlines:
+        text = text.replace("\n", " ").replace("\t", " ")
+    return _UNSAFE.sub(show, text)
+
+
+def safe_text(text: str, style: str = "", keep_newlines: bool = False) -> Text:
+    """A rich ``Text`` (never parsed as markup) with every control character made visible."""
+    return Text(escape_control(text, keep_newlines), style=style)
+
+
+def _article_ref(article: Article) -> dict[str, Any]:
+    return {
+        "id": article.id,
+        "source": article.source,
+        "lines": list(article.lines),
+        "kind": article.kind,
+        "title": article.title,
+    }
+
+
+def _cluster(cluster: Cluster, result: ScanResult) -> dict[str, Any]:
+    canonical = result.articles[cluster.canonical]
+    return {
+        "id": cluster.id,
+        "size": len(cluster.members),
+        "canonical": {
+            **_article_ref(canonical),
+            "text": canonical.text,
+            "fixes": {f.rule: f.count for f in canonical.fixes},
+        },
+        "reasons": list(cluster.reasons),
+        "runner_up": cluster.runner_up,
+        "weakest_similarity": cluster.weakest,
+        "members": [
+            {
+                **_article_ref(result.articles[m]),
+                "canonical": m == cluster.canonical,
+                "similarity": cluster.similarity[m],
+            }
+            for m in cluster.members
+        ],
+    }
+
+
+def _relation(match: Match, result: ScanResult) -> dict[str, Any]:
+    return {
+        "a": match.a,
+        "b": match.b,
+        "relation": match.relation,
+        "scores": match.scores.as_dict(),
+        "evidence": list(match.evidence),
+        "a_title": result.articles[match.a].title,
+        "b_title": result.articles[match.b].title,
+    }
+
+
+def _problem(problem: Problem) -> dict[str, Any]:
+    return {"source": problem.source, "reason": problem.reason}
+
+
+def counts(result: ScanResult) -> dict[str, int]:
+    return {
+        "files": result.files,
+        "articles": len(result.articles),
+        "clusters": len(result.clusters),
+        "clustered_articles": sum(len(c.members) for c in result.clusters),
+        "related": len(result.related),
+        "candidates": result.candidates,
+        "skipped": len(result.skipped),
+    }
+
+
+def document(result: ScanResult) -> dict[str, Any]:
+    """The whole scan as one JSON-ready value (see ``schema/scan.schema.json``)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "dedupe-releases", "version": __version__},
+        "parameters": result.config.parameters(),
+        "counts": counts(result),
+        "clusters": [_cluster(c, result) for c in result.clusters],
+        "related": [_relation(m, result) for m in result.related],
+        "skipped": [_problem(p) for p in result.skipped],
+    }
+
+
+def records(result: ScanResult) -> Iterator[dict[str, Any]]:
+    """JSON Lines records: one per cluster, related pair and skipped file, then a summary.
+
+    The closing ``summary`` record lets a reader tell a complete stream from a cut one.
+    """
+    for c in result.clusters:
+        yield {"type": "cluster", **_cluster(c, result)}
+    for m in result.related:
+        yield {"type": "related", **_relation(m, result)}
+    for p in result.skipped:
+        yield {"type": "skipped", **_problem(p)}
+    yield {
+        "type": "summary",
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "dedupe-releases", "version": __version__},
+        "parameters": result.config.parameters(),
+        "counts": counts(result),
+    }
+
+
+def dumps(value: Any, indent: int | None = None) -> bytes:
+    """Strict JSON as UTF-8 bytes: no NaN, and no raw line separators inside strings."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, indent=indent)
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085")
+    return text.encode("utf-8")
+
+
+def write_json(result: ScanResult, out: BinaryIO) -> None:
+    out.write(dumps(document(result), indent=2) + b"\n")
+
+
+def write_jsonl(result: ScanResult, out: BinaryIO) -> None:
+    for record in records(result):
+        out.write(dumps(record) + b"\n")
+
+
+def render_table(result: ScanResult, console: Console) -> None:
+    """The terminal view: a summary line, the clusters, then the related pairs."""
+    c = counts(result)
+    console.print(Text.assemble(
+        (f"{c['articles']} articles", "bold"), f" in {c['files']} files: ",
+        (f"{c['clusters']} clusters", "bold green"),
+        f" of {c['clustered_articles']} articles, ",
+        (f"{c['related']} related pairs", "bold yellow"),
+        f", {c['skipped']} files skipped",
+    ))
+    if result.clusters:
+        table = Table(title="Clusters (★ canonical copy)", show_lines=True, expand=False)
+        table.add_column("Cluster", style="cyan", no_wrap=True)
+        table.add_column("Article")
+        table.add_column("Lines", justify="right", no_wrap=True)
+        table.add_column("Similarity", justify="right", no_wrap=True)
+        for cluster in result.clusters:
+            first = True
+            for m in cluster.members:
+                a = result.articles[m]
+                mark = "★ " if m == cluster.canonical else "  "
+                title = Text(mark).append_text(safe_text(a.title, "bold" if mark.strip() else ""))
+                title.append("\n").append_text(safe_text(a.source, "dim"))
+                table.add_row(
+                    cluster.id if first else "",
+                    title,
+                    f"{a.lines[0]}–{a.lines[1]}",
+                    f"{cluster.similarity[m]:.3f}",
+                )
+                first = False
+        console.print(table)
+    if result.related:
+        table = Table(title="Related, not copies", show_lines=True)
+        table.add_column("Relation", style="yellow", no_wrap=True)
+        table.add_column("Article A")
+        table.add_column("Article B")
+        table.add_column("Jaccard", justify="right")
+        table.add_column("Contained", justify="right")
+        for m in result.related:
+            a, b = result.articles[m.a], result.articles[m.b]
+            table.add_row(
+                m.relation,
+                safe_text(a.title).append("\n").append_text(safe_text(a.id, "dim")),
+                safe_text(b.title).append("\n").append_text(safe_text(b.id, "dim")),
+                f"{m.scores.jaccard:.3f}",
+                f"{m.scores.containment:.3f}",
+            )
+        console.print(table)
