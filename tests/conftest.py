@@ -60,13 +60,24 @@ def run_cli():
 def run_process(tmp_path: Path):
     """Run the real `python -m dedupe_releases` in a subprocess (no terminal, like cron)."""
 
-    def run(*args: str, timeout: float = 120, env: dict[str, str] | None = None,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-        full_env = {**os.environ, "NO_COLOR": "1", "LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0",
-                    **(env or {})}
-        proc = subprocess.run([sys.executable, "-m", "dedupe_releases", *args],
-                              capture_output=True, timeout=timeout, env=full_env,
-                              cwd=cwd or ROOT, check=False)
+    def run(
+        *args: str, timeout: float = 120, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        full_env = {
+            **os.environ,
+            "NO_COLOR": "1",
+            "LC_ALL": "C.UTF-8",
+            "PYTHONHASHSEED": "0",
+            **(env or {}),
+        }
+        proc = subprocess.run(
+            [sys.executable, "-m", "dedupe_releases", *args],
+            capture_output=True,
+            timeout=timeout,
+            env=full_env,
+            cwd=cwd or ROOT,
+            check=False,
+        )
         assert b"Traceback" not in proc.stderr, proc.stderr.decode(errors="replace")
         return proc
 

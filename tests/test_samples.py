@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import jsonschema
-
 from conftest import BIG, KURZ, PRESS, SEVENTEEN, TRADE
 
 
@@ -39,7 +38,8 @@ def test_titles_are_repaired(run_cli, samples_dir):
     assert by_id[f"{KURZ}#3"]["title"] == kurz
     assert by_id[f"{KURZ}#4"]["title"] == kurz
     assert by_id[f"{BIG}#5"]["title"] == (
-        "Minister announces £17 million to improve children's services")
+        "Minister announces £17 million to improve children's services"
+    )
 
 
 def test_no_title_keeps_link_brackets(run_cli, samples_dir):
@@ -56,7 +56,8 @@ def test_canonical_copies_and_reasons(run_cli, samples_dir):
     assert canon[f"{BIG}#5"]["reasons"][0].startswith("header")
     assert canon[f"{BIG}#5"]["canonical"]["text"].startswith(
         "Minister announces £17 million to improve children's services\n\n"
-        "Children and Families Minister Nadhim Zahawi")
+        "Children and Families Minister Nadhim Zahawi"
+    )
     # Kurz: the copy whose title was whole wins over the one joined from two paragraphs.
     assert f"{KURZ}#3" in canon
     assert any(r.startswith("whole_title") for r in canon[f"{KURZ}#3"]["reasons"])
@@ -66,8 +67,13 @@ def test_canonical_copies_and_reasons(run_cli, samples_dir):
 
 def test_output_is_byte_identical_between_runs(run_process):
     first = run_process("scan", "samples/dump", "--format", "json")
-    second = run_process("scan", "samples/dump", "--format", "json",
-                         env={"PYTHONHASHSEED": "12345", "TZ": "Asia/Tokyo"})
+    second = run_process(
+        "scan",
+        "samples/dump",
+        "--format",
+        "json",
+        env={"PYTHONHASHSEED": "12345", "TZ": "Asia/Tokyo"},
+    )
     assert first.returncode == second.returncode == 0
     assert first.stdout == second.stdout
     assert first.stderr == second.stderr == b""

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 
-from dedupe_releases.sketch import U32, U64, band_keys, tokens
+from dedupe_releases.sketch import U64, tokens
 
 _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
 
@@ -51,21 +51,17 @@ class CandidateIndex:
     Articles are numbered in the order they are added; pairs are ``(i, j)`` with ``i < j``.
     """
 
-    def __init__(self, bands: int) -> None:
-        self.bands = bands
+    def __init__(self) -> None:
         self._keys: list[U64] = []
         self._sentences: list[U64] = []
         self._sentence_owner: list[npt.NDArray[np.uint32]] = []
         self.count = 0
 
-    def add(self, signature: U32, sentences: U64, sketchable: bool = True) -> int:
-        """Add one article; returns its number. An unsketchable (empty) text gets no bands."""
+    def add(self, bands: U64, sentences: U64) -> int:
+        """Add one article's band keys and sentence hashes; returns its number."""
         number = self.count
         self.count += 1
-        if sketchable:
-            self._keys.append(band_keys(signature, self.bands))
-        else:
-            self._keys.append(np.zeros(0, dtype=np.uint64))
+        self._keys.append(bands)
         if len(sentences):
             self._sentences.append(sentences)
             self._sentence_owner.append(np.full(len(sentences), number, dtype=np.uint32))

@@ -86,7 +86,7 @@ def _write_stdout(write: Callable[[BinaryIO], None]) -> None:
 
 def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Write a file whole or not at all: temp file in the same folder, fsync, rename, fsync."""
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = path.parent if str(path.parent) else Path()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -128,38 +128,105 @@ def cli() -> None:
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
-@click.argument("paths", nargs=-1, required=True,
-                type=click.Path(exists=True, path_type=Path))
-@click.option("-t", "--threshold", type=click.FloatRange(0, 1), default=_VerifyConfig.threshold,
-              show_default=True, help="Minimum word-shingle Jaccard for two articles to be copies.")
-@click.option("--min-ratio", type=click.FloatRange(0, 100), default=_VerifyConfig.min_ratio,
-              show_default=True, help="Minimum rapidfuzz ratio (0-100) of two copies' texts.")
-@click.option("-k", "--shingle-size", type=click.IntRange(1, 20),
-              default=_SketchConfig.shingle_size, show_default=True, help="Words per shingle.")
-@click.option("--num-perm", type=click.IntRange(8, 1024), default=_SketchConfig.num_perm,
-              show_default=True, help="MinHash permutations.")
-@click.option("--bands", type=click.IntRange(1, 1024), default=_SketchConfig.bands,
-              show_default=True, help="LSH bands (must divide --num-perm).")
-@click.option("-i", "--include", multiple=True, metavar="GLOB",
-              help="Only read files whose path or name matches (repeatable).")
-@click.option("-x", "--exclude", multiple=True, metavar="GLOB",
-              help="Skip files and folders whose path or name matches (repeatable).")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "-t",
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=_VerifyConfig.threshold,
+    show_default=True,
+    help="Minimum word-shingle Jaccard for two articles to be copies.",
+)
+@click.option(
+    "--min-ratio",
+    type=click.FloatRange(0, 100),
+    default=_VerifyConfig.min_ratio,
+    show_default=True,
+    help="Minimum rapidfuzz ratio (0-100) of two copies' texts.",
+)
+@click.option(
+    "-k",
+    "--shingle-size",
+    type=click.IntRange(1, 20),
+    default=_SketchConfig.shingle_size,
+    show_default=True,
+    help="Words per shingle.",
+)
+@click.option(
+    "--num-perm",
+    type=click.IntRange(8, 1024),
+    default=_SketchConfig.num_perm,
+    show_default=True,
+    help="MinHash permutations.",
+)
+@click.option(
+    "--bands",
+    type=click.IntRange(1, 1024),
+    default=_SketchConfig.bands,
+    show_default=True,
+    help="LSH bands (must divide --num-perm).",
+)
+@click.option(
+    "-i",
+    "--include",
+    multiple=True,
+    metavar="GLOB",
+    help="Only read files whose path or name matches (repeatable).",
+)
+@click.option(
+    "-x",
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Skip files and folders whose path or name matches (repeatable).",
+)
 @click.option("--hidden", is_flag=True, help="Also read dot-files and dot-folders.")
 @click.option("--follow-links", is_flag=True, help="Follow symbolic links inside folders.")
-@click.option("--max-file-size", type=click.IntRange(1), default=_ReadConfig.max_file_bytes,
-              show_default=True, metavar="BYTES",
-              help="Skip larger files (counted after gzip decompression).")
-@click.option("-f", "--format", "fmt", type=click.Choice(["auto", "json", "jsonl", "table"]),
-              default="auto", show_default=True,
-              help="auto: a table on a terminal, JSON when piped or written to a file.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the result to FILE (whole or not at all) instead of stdout.")
-@click.option("-q", "--quiet", is_flag=True,
-              help="No progress bar and no warnings on stderr (skipped files stay in the output).")
-def scan(paths: tuple[Path, ...], threshold: float, min_ratio: float, shingle_size: int,
-         num_perm: int, bands: int, include: tuple[str, ...], exclude: tuple[str, ...],
-         hidden: bool, follow_links: bool, max_file_size: int, fmt: str, output: Path | None,
-         quiet: bool) -> None:
+@click.option(
+    "--max-file-size",
+    type=click.IntRange(1),
+    default=_ReadConfig.max_file_bytes,
+    show_default=True,
+    metavar="BYTES",
+    help="Skip larger files (counted after gzip decompression).",
+)
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "json", "jsonl", "table"]),
+    default="auto",
+    show_default=True,
+    help="auto: a table on a terminal, JSON when piped or written to a file.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the result to FILE (whole or not at all) instead of stdout.",
+)
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No progress bar and no warnings on stderr (skipped files stay in the output).",
+)
+def scan(
+    paths: tuple[Path, ...],
+    threshold: float,
+    min_ratio: float,
+    shingle_size: int,
+    num_perm: int,
+    bands: int,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    hidden: bool,
+    follow_links: bool,
+    max_file_size: int,
+    fmt: str,
+    output: Path | None,
+    quiet: bool,
+) -> None:
     """Find near-duplicate articles in PATHS (files or folders, read recursively).
 
     Each file is decoded, repaired (mojibake, quotes, link brackets, broken titles and
@@ -179,11 +246,17 @@ def scan(paths: tuple[Path, ...], threshold: float, min_ratio: float, shingle_si
     from dedupe_releases.pipeline import scan as run_scan
 
     if num_perm % bands:
-        raise click.BadParameter(f"{bands} does not divide --num-perm {num_perm}",
-                                 param_hint="--bands")
+        raise click.BadParameter(
+            f"{bands} does not divide --num-perm {num_perm}", param_hint="--bands"
+        )
     config = Config(
-        read=ReadConfig(include=include, exclude=exclude, hidden=hidden,
-                        follow_links=follow_links, max_file_bytes=max_file_size),
+        read=ReadConfig(
+            include=include,
+            exclude=exclude,
+            hidden=hidden,
+            follow_links=follow_links,
+            max_file_bytes=max_file_size,
+        ),
         sketch=SketchConfig(shingle_size=shingle_size, num_perm=num_perm, bands=bands),
         verify=VerifyConfig(threshold=threshold, min_ratio=min_ratio),
     )
@@ -207,14 +280,18 @@ def scan(paths: tuple[Path, ...], threshold: float, min_ratio: float, shingle_si
             out.render_table(result, Console(highlight=False))
         elif output is not None:
             if fmt == "table":
-                raise click.BadParameter("a table is for the terminal; use json or jsonl",
-                                         param_hint="--format")
+                raise click.BadParameter(
+                    "a table is for the terminal; use json or jsonl", param_hint="--format"
+                )
             write_atomic(output, write)
         else:
             _write_stdout(write)
     if result.files == 0:
-        fail("no input could be read" + (" (every file was skipped)" if result.problems else
-                                         " (no files found)"), ExitCode.NO_INPUT)
+        fail(
+            "no input could be read"
+            + (" (every file was skipped)" if result.problems else " (no files found)"),
+            ExitCode.NO_INPUT,
+        )
     sys.exit(int(ExitCode.PARTIAL if result.skipped else ExitCode.OK))
 
 
@@ -228,9 +305,14 @@ def _progress(quiet: bool) -> Iterator[Callable[[str], None] | None]:
 
     from dedupe_releases.output import escape_control
 
-    with Progress(SpinnerColumn(), TextColumn("{task.completed} files"),
-                  TextColumn("[dim]{task.fields[name]}", markup=True), TimeElapsedColumn(),
-                  console=_err_console(), transient=True) as bar:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.completed} files"),
+        TextColumn("[dim]{task.fields[name]}", markup=True),
+        TimeElapsedColumn(),
+        console=_err_console(),
+        transient=True,
+    ) as bar:
         task = bar.add_task("scan", total=None, name="")
 
         def on_file(source: str) -> None:
@@ -272,8 +354,8 @@ def normalize(file: Path) -> None:
     for article in articles_of(_read_one(file, config), config):
         head = f"{article.kind}: {article.title}" if article.kind else article.title
         parts.append(f"{head}\n\n{article.body}" if article.body else head)
-    text = "\n\n".join(parts)
-    _write_stdout(lambda fh: fh.write((text + "\n").encode() if text else b""))
+    data = ("\n\n".join(parts) + "\n").encode() if parts else b""
+    _write_stdout(lambda fh: None if fh.write(data) else None)
 
 
 @cli.command(name="split", epilog=EXIT_CODES_HELP)
@@ -291,17 +373,25 @@ def split_cmd(paths: tuple[Path, ...], no_text: bool) -> None:
       dedupe-releases split dump/004.txt --no-text
     """
     from dedupe_releases.output import dumps
-    from dedupe_releases.pipeline import ScanResult, iter_articles
+    from dedupe_releases.pipeline import iter_articles
+    from dedupe_releases.records import Problem
 
     config = Config()
-    result = ScanResult(config)
+    problems: list[Problem] = []
+    read: list[str] = []
 
     def write(fh: BinaryIO) -> None:
-        for a in iter_articles(paths, config, result):
+        for a in iter_articles(paths, config, problems, read):
             record: dict[str, Any] = {
-                "id": a.id, "source": a.source, "ordinal": a.ordinal, "lines": list(a.lines),
-                "kind": a.kind, "title": a.title, "content_hash": a.content_hash,
-                "fixes": {f.rule: f.count for f in a.fixes}, "words": len(a.text.split()),
+                "id": a.id,
+                "source": a.source,
+                "ordinal": a.ordinal,
+                "lines": list(a.lines),
+                "kind": a.kind,
+                "title": a.title,
+                "content_hash": a.content_hash,
+                "fixes": {f.rule: f.count for f in a.fixes},
+                "words": len(a.text.split()),
             }
             if not no_text:
                 record["text"] = a.text
@@ -309,11 +399,11 @@ def split_cmd(paths: tuple[Path, ...], no_text: bool) -> None:
 
     with _handled():
         _write_stdout(write)
-    for problem in result.problems:
+    for problem in problems:
         warn(f"{problem.source}: {problem.reason}")
-    if result.files == 0:
+    if not read:
         fail("no input could be read", ExitCode.NO_INPUT)
-    sys.exit(int(ExitCode.PARTIAL if result.skipped else ExitCode.OK))
+    sys.exit(int(ExitCode.PARTIAL if problems else ExitCode.OK))
 
 
 def main(argv: list[str] | None = None, stdout: IO[str] | None = None) -> None:

@@ -71,15 +71,18 @@ def cluster_matches(
             members = tuple(sorted(kept, key=position))
             if runner_up is not None and runner_up.id not in kept:
                 canonical, runner_up, reasons = pick_canonical(
-                    [article(i) for i in members], position)
-            clusters.append(Cluster(
-                id=cluster_id(members, position),
-                canonical=canonical.id,
-                members=members,
-                similarity={k: round(v, 4) for k, v in kept.items()},
-                reasons=reasons,
-                runner_up=runner_up.id if runner_up else None,
-            ))
+                    [article(i) for i in members], position
+                )
+            clusters.append(
+                Cluster(
+                    id=cluster_id(members, position),
+                    canonical=canonical.id,
+                    members=members,
+                    similarity={k: round(v, 4) for k, v in kept.items()},
+                    reasons=reasons,
+                    runner_up=runner_up.id if runner_up else None,
+                )
+            )
         if len(rejected) > 1:
             inner = set(rejected)
             sub_edges = [(a, b) for a, b in edges if a in inner and b in inner]

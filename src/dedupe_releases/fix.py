@@ -82,7 +82,9 @@ def fix_source(source: SourceText, config: FixConfig = FixConfig()) -> FixedText
     return FixedText(source.source, source.sha256, source.encoding, blocks, fixes)
 
 
-def fix_blocks(text: str, config: FixConfig = FixConfig()) -> tuple[tuple[Block, ...], tuple[Fix, ...]]:
+def fix_blocks(
+    text: str, config: FixConfig = FixConfig()
+) -> tuple[tuple[Block, ...], tuple[Fix, ...]]:
     """Split text into paragraphs (blank-line separated), fix each line, re-join broken ones.
 
     >>> blocks, fixes = fix_blocks("A line that stops\\n\\nmid-sentence here.\\n\\nNext.")
@@ -132,8 +134,9 @@ def join_broken_paragraphs(blocks: Iterable[Block]) -> Iterator[Block]:
     for block in blocks:
         if current is not None and _ends_open(current.text) and block.text[:1].islower():
             fixes = merge_fixes(current.fixes, block.fixes, [Fix("paragraph_join")])
-            current = Block(f"{current.text} {block.text}", current.first_line, block.last_line,
-                            fixes)
+            current = Block(
+                f"{current.text} {block.text}", current.first_line, block.last_line, fixes
+            )
             continue
         if current is not None:
             yield current
@@ -187,7 +190,9 @@ def strip_boilerplate(blocks: Sequence[Block]) -> tuple[tuple[Block, ...], int]:
     return tuple(blocks[: last_prose + 1]), len(tail)
 
 
-def fix_sources(sources: Iterable[SourceText], config: FixConfig = FixConfig()) -> Iterator[FixedText]:
+def fix_sources(
+    sources: Iterable[SourceText], config: FixConfig = FixConfig()
+) -> Iterator[FixedText]:
     """Stream fixed texts from a stream of decoded files."""
     for source in sources:
         yield fix_source(source, config)

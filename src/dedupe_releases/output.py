@@ -24,7 +24,9 @@ from dedupe_releases.records import Article, Cluster, Match, Problem
 SCHEMA_VERSION = 1
 
 # C0 (but tab/newline), DEL, C1, bidi and other invisible format controls.
-_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+_UNSAFE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]"
+)
 
 
 def escape_control(text: str, keep_newlines: bool = False) -> str:
@@ -59,7 +61,7 @@ def _article_ref(article: Article) -> dict[str, Any]:
 
 
 def _cluster(cluster: Cluster, result: ScanResult) -> dict[str, Any]:
-    canonical = result.articles[cluster.canonical]
+    canonical = result.article(cluster.canonical)
     return {
         "id": cluster.id,
         "size": len(cluster.members),
@@ -73,7 +75,7 @@ def _cluster(cluster: Cluster, result: ScanResult) -> dict[str, Any]:
         "weakest_similarity": cluster.weakest,
         "members": [
             {
-                **_article_ref(result.articles[m]),
+                **_article_ref(result.article(m)),
                 "canonical": m == cluster.canonical,
                 "similarity": cluster.similarity[m],
             }
@@ -89,8 +91,8 @@ def _relation(match: Match, result: ScanResult) -> dict[str, Any]:
         "relation": match.relation,
         "scores": match.scores.as_dict(),
         "evidence": list(match.evidence),
-        "a_title": result.articles[match.a].title,
-        "b_title": result.articles[match.b].title,
+        "a_title": result.article(match.a).title,
+        "b_title": result.article(match.b).title,
     }
 
 
@@ -101,7 +103,7 @@ def _problem(problem: Problem) -> dict[str, Any]:
 def counts(result: ScanResult) -> dict[str, int]:
     return {
         "files": result.files,
-        "articles": len(result.articles),
+        "articles": len(result.store),
         "clusters": len(result.clusters),
         "clustered_articles": sum(len(c.members) for c in result.clusters),
         "related": len(result.related),
@@ -162,13 +164,16 @@ def write_jsonl(result: ScanResult, out: BinaryIO) -> None:
 def render_table(result: ScanResult, console: Console) -> None:
     """The terminal view: a summary line, the clusters, then the related pairs."""
     c = counts(result)
-    console.print(Text.assemble(
-        (f"{c['articles']} articles", "bold"), f" in {c['files']} files: ",
-        (f"{c['clusters']} clusters", "bold green"),
-        f" of {c['clustered_articles']} articles, ",
-        (f"{c['related']} related pairs", "bold yellow"),
-        f", {c['skipped']} files skipped",
-    ))
+    console.print(
+        Text.assemble(
+            (f"{c['articles']} articles", "bold"),
+            f" in {c['files']} files: ",
+            (f"{c['clusters']} clusters", "bold green"),
+            f" of {c['clustered_articles']} articles, ",
+            (f"{c['related']} related pairs", "bold yellow"),
+            f", {c['skipped']} files skipped",
+        )
+    )
     if result.clusters:
         table = Table(title="Clusters (★ canonical copy)", show_lines=True, expand=False)
         table.add_column("Cluster", style="cyan", no_wrap=True)
@@ -178,7 +183,7 @@ def render_table(result: ScanResult, console: Console) -> None:
         for cluster in result.clusters:
             first = True
             for m in cluster.members:
-                a = result.articles[m]
+                a = result.article(m)
                 mark = "★ " if m == cluster.canonical else "  "
                 title = Text(mark).append_text(safe_text(a.title, "bold" if mark.strip() else ""))
                 title.append("\n").append_text(safe_text(a.source, "dim"))
@@ -197,13 +202,13 @@ def render_table(result: ScanResult, console: Console) -> None:
         table.add_column("Article B")
         table.add_column("Jaccard", justify="right")
         table.add_column("Contained", justify="right")
-        for m in result.related:
-            a, b = result.articles[m.a], result.articles[m.b]
+        for rel in result.related:
+            a, b = result.article(rel.a), result.article(rel.b)
             table.add_row(
-                m.relation,
+                rel.relation,
                 safe_text(a.title).append("\n").append_text(safe_text(a.id, "dim")),
                 safe_text(b.title).append("\n").append_text(safe_text(b.id, "dim")),
-                f"{m.scores.jaccard:.3f}",
-                f"{m.scores.containment:.3f}",
+                f"{rel.scores.jaccard:.3f}",
+                f"{rel.scores.containment:.3f}",
             )
         console.print(table)

@@ -8,20 +8,20 @@ sentence hashes (and, for now, the articles themselves, for verification and out
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dedupe_releases.candidates import CandidateIndex, sentence_hashes
+from dedupe_releases.candidates import sentence_hashes
 from dedupe_releases.cluster import CLUSTER_RELATIONS, cluster_matches
 from dedupe_releases.config import Config
 from dedupe_releases.fix import fix_source, strip_boilerplate
-from dedupe_releases.read import read_sources
-from dedupe_releases.records import Article, Cluster, Match, Problem, SourceText
-from dedupe_releases.sketch import minhash
+from dedupe_releases.read import SkipFile, read_source, walk
+from dedupe_releases.records import Article, Cluster, FileRecord, Match, Problem, SourceText
+from dedupe_releases.sketch import sketch_article
 from dedupe_releases.split import split_text
-from dedupe_releases.verify import Verifier, features
+from dedupe_releases.store import MemoryStore
+from dedupe_releases.verify import Verifier
 
 
 @dataclass
@@ -29,22 +29,21 @@ class ScanResult:
     """Everything a scan found, in a deterministic order."""
 
     config: Config
-    files: int = 0
-    articles: dict[str, Article] = field(default_factory=dict)  # in path order
+    store: MemoryStore
     clusters: list[Cluster] = field(default_factory=list)
     related: list[Match] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     candidates: int = 0
 
+    @property
+    def files(self) -> int:
+        return self.store.files
+
+    def article(self, article_id: str) -> Article:
+        return self.store.article(article_id)
+
     def position(self, article_id: str) -> int:
-        return self._positions[article_id]
-
-    def __post_init__(self) -> None:
-        self._positions: dict[str, int] = {}
-
-    def add_article(self, article: Article) -> None:
-        self._positions[article.id] = len(self._positions)
-        self.articles[article.id] = article
+        return self.store.position(article_id)
 
     @property
     def skipped(self) -> list[Problem]:
@@ -57,19 +56,55 @@ def articles_of(source: SourceText, config: Config) -> list[Article]:
     return split_text(fix_source(source, config.fix), config.split, trim)
 
 
-def iter_articles(
-    paths: Sequence[Path], config: Config, result: ScanResult,
-    on_file: Callable[[str], None] | None = None,
-) -> Iterator[Article]:
-    """Stream the articles of every readable file; problems go to ``result``."""
-    for item in read_sources(paths, config.read):
-        if isinstance(item, Problem):
-            result.problems.append(item)
-        else:
-            result.files += 1
-            yield from articles_of(item, config)
+def ingest(path: Path, source: str, config: Config) -> FileRecord | Problem:
+    """Read, fix, split and sketch one file. Pure apart from reading the file."""
+    try:
+        text = read_source(path, source, config.read)
+    except SkipFile as exc:
+        return Problem(source, f"skipped: {exc}")
+    except OSError as exc:
+        from dedupe_releases.read import _os_reason
+
+        return Problem(source, _os_reason(exc))
+    articles = articles_of(text, config)
+    sketches = tuple(sketch_article(a, config.sketch, sentence_hashes) for a in articles)
+    return FileRecord(text.source, text.sha256, text.size, text.encoding, tuple(articles), sketches)
+
+
+def ingest_all(
+    paths: Sequence[Path], config: Config, on_file: Callable[[str], None] | None = None
+) -> Iterator[FileRecord | Problem]:
+    """Stream each file's record (or problem), in path order."""
+    for item in walk(paths, config.read):
+        result = item if isinstance(item, Problem) else ingest(item[0], item[1], config)
         if on_file is not None:
-            on_file(item.source)
+            on_file(result.source)
+        yield result
+
+
+def iter_articles(
+    paths: Sequence[Path], config: Config, problems: list[Problem], read: list[str]
+) -> Iterator[Article]:
+    """Stream the articles of every readable file.
+
+    Problems are appended to ``problems`` and the sources of files read to ``read``.
+    """
+    for item in walk(paths, config.read):
+        if isinstance(item, Problem):
+            problems.append(item)
+            continue
+        try:
+            text = read_source(item[0], item[1], config.read)
+        except SkipFile as exc:
+            problems.append(Problem(item[1], f"skipped: {exc}"))
+            continue
+        except OSError as exc:
+            from dedupe_releases.read import _os_reason
+
+            problems.append(Problem(item[1], _os_reason(exc)))
+            continue
+        read.append(text.source)
+        yield from articles_of(text, config)
 
 
 def scan(
@@ -79,38 +114,32 @@ def scan(
 ) -> ScanResult:
     """Find near-duplicate articles under ``paths`` (files or folders)."""
     config = config or Config()
-    result = ScanResult(config)
-    index = CandidateIndex(config.sketch.bands)
-    ids: list[str] = []
-    by_hash: dict[str, list[str]] = defaultdict(list)
-    for article in iter_articles([Path(p) for p in paths], config, result, on_file):
-        result.add_article(article)
-        f = features(article, config.sketch, sentence_hashes)
-        sig = minhash(f.shingles, config.sketch.num_perm, config.sketch.seed)
-        index.add(sig, f.sentences, sketchable=len(f.shingles) > 0)
-        ids.append(article.id)
-        by_hash[article.content_hash].append(article.id)
-
-    pairs: set[tuple[int, int]] = set(index.lsh_pairs())
-    pairs.update(index.sentence_pairs(config.verify.min_shared_sentences))
-    number = {a: i for i, a in enumerate(ids)}
-    for group in by_hash.values():  # exact copies, even when too short to sketch
-        for other in group[1:]:
-            pairs.add((number[group[0]], number[other]))
+    store = MemoryStore()
+    result = ScanResult(config, store)
+    for item in ingest_all([Path(p) for p in paths], config, on_file):
+        if isinstance(item, Problem):
+            result.problems.append(item)
+        else:
+            store.add(item)
+    pairs = store.candidate_pairs(config.verify.min_shared_sentences)
     result.candidates = len(pairs)
-
-    verifier = Verifier(result.articles.__getitem__, config.sketch, config.verify, sentence_hashes)
-    matches = [m for i, j in sorted(pairs) if (m := verifier.match(ids[i], ids[j])) is not None]
-    result.clusters = cluster_matches(
-        matches, result.articles.__getitem__, verifier.match, result.position)
+    verifier = Verifier(store.article, config.sketch, config.verify, sentence_hashes)
+    matches = [m for a, b in pairs if (m := verifier.match(a, b)) is not None]
+    result.clusters = cluster_matches(matches, store.article, verifier.match, store.position)
     cluster_of = {m: c.id for c in result.clusters for m in c.members}
     # Every verified pair not inside one cluster is reported, in path order: `related`
     # pairs, and `near` pairs that the chain guard put in different clusters.
     result.related = sorted(
-        (_ordered(m, result.position) for m in matches
-         if not (m.relation in CLUSTER_RELATIONS and m.a in cluster_of
-                 and cluster_of.get(m.a) == cluster_of.get(m.b))),
-        key=lambda m: (result.position(m.a), result.position(m.b)),
+        (
+            _ordered(m, store.position)
+            for m in matches
+            if not (
+                m.relation in CLUSTER_RELATIONS
+                and m.a in cluster_of
+                and cluster_of.get(m.a) == cluster_of.get(m.b)
+            )
+        ),
+        key=lambda m: (store.position(m.a), store.position(m.b)),
     )
     return result
 
@@ -121,4 +150,4 @@ def _ordered(m: Match, position: Callable[[str], int]) -> Match:
     return Match(m.b, m.a, m.relation, m.scores, m.evidence)
 
 
-__all__ = ["ScanResult", "articles_of", "scan"]
+__all__ = ["ScanResult", "articles_of", "ingest", "scan"]

@@ -178,8 +178,9 @@ def _selected(rel: str, name: str, config: ReadConfig) -> bool:
     if any(fnmatch.fnmatchcase(rel, p) or fnmatch.fnmatchcase(name, p) for p in config.exclude):
         return False
     if config.include:
-        return any(fnmatch.fnmatchcase(rel, p) or fnmatch.fnmatchcase(name, p)
-                   for p in config.include)
+        return any(
+            fnmatch.fnmatchcase(rel, p) or fnmatch.fnmatchcase(name, p) for p in config.include
+        )
     return True
 
 
@@ -240,8 +241,10 @@ def _walk_dir(
             yield Problem(child_rel, _os_reason(exc))
             continue
         if stat.S_ISDIR(st.st_mode):
-            if any(fnmatch.fnmatchcase(child_rel, p) or fnmatch.fnmatchcase(name, p)
-                   for p in config.exclude):
+            if any(
+                fnmatch.fnmatchcase(child_rel, p) or fnmatch.fnmatchcase(name, p)
+                for p in config.exclude
+            ):
                 continue
             key = (st.st_dev, st.st_ino)
             if key in seen:

@@ -109,11 +109,25 @@ class Article:
 
 @dataclass(frozen=True, slots=True)
 class Sketch:
-    """What the candidate search keeps of an article: its MinHash signature."""
+    """What the candidate search keeps of an article: signature, band keys, sentence hashes."""
 
     article_id: str
     signature: bytes  # num_perm little-endian uint32 values (datasketch affine32 semantics)
-    shingles: int  # number of distinct shingles (0: too short to sketch)
+    shingles: int  # number of distinct shingles (0: too short to sketch: no band keys)
+    bands: bytes = b""  # one little-endian uint64 LSH key per band
+    sentences: bytes = b""  # little-endian uint64 hashes of the distinct long sentences
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """Everything one input file contributes: produced by a worker, stored in one step."""
+
+    source: str
+    sha256: str
+    size: int
+    encoding: str
+    articles: tuple[Article, ...]
+    sketches: tuple[Sketch, ...]  # one per article, same order
 
 
 @dataclass(frozen=True, slots=True)

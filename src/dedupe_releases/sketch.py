@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 
 import numpy as np
@@ -134,11 +134,23 @@ def article_shingles(article: Article, config: SketchConfig) -> U32:
     return shingle_hashes(tokens(text), config.shingle_size)
 
 
-def sketch_article(article: Article, config: SketchConfig = SketchConfig()) -> Sketch:
-    """Signature of one article. Pure; this is what tests call."""
+def sketch_article(
+    article: Article,
+    config: SketchConfig = SketchConfig(),
+    sentences: Callable[[str], U64] | None = None,
+) -> Sketch:
+    """Signature, band keys and (optionally) sentence hashes of one article. Pure."""
     shingles = article_shingles(article, config)
     sig = minhash(shingles, config.num_perm, config.seed)
-    return Sketch(article.id, sig.astype("<u4").tobytes(), len(shingles))
+    keys = band_keys(sig, config.bands) if len(shingles) else np.empty(0, dtype=np.uint64)
+    sent = sentences(article.text[: config.max_article_chars]) if sentences else None
+    return Sketch(
+        article.id,
+        sig.astype("<u4").tobytes(),
+        len(shingles),
+        keys.astype("<u8").tobytes(),
+        sent.astype("<u8").tobytes() if sent is not None else b"",
+    )
 
 
 def signature_array(sketch: Sketch) -> U32:

@@ -16,26 +16,59 @@ from dedupe_releases.records import Article, Block, Fix, FixedText, merge_fixes
 
 # GOV.UK's content types ("document types") as they appear in scraped headers.
 CONTENT_TYPES: tuple[str, ...] = (
-    "Accredited official statistics", "Authored article", "Case study", "Closed consultation",
-    "Consultation outcome", "Corporate report", "Correspondence", "Decision", "Detailed guide",
-    "FOI release", "Fatality notice", "Form", "Government response", "Guidance", "Guide",
-    "Impact assessment", "Independent report", "International treaty", "Map", "National statistics",
-    "News story", "Notice", "Official statistics", "Open consultation", "Oral statement to Parliament",
-    "Policy paper", "Press release", "Promotional material", "Regulation", "Research and analysis",
-    "Speech", "Statement", "Statement to Parliament", "Statistical data set", "Statistics",
-    "Statutory guidance", "Transparency data", "World news story", "Written statement to Parliament",
+    "Accredited official statistics",
+    "Authored article",
+    "Case study",
+    "Closed consultation",
+    "Consultation outcome",
+    "Corporate report",
+    "Correspondence",
+    "Decision",
+    "Detailed guide",
+    "FOI release",
+    "Fatality notice",
+    "Form",
+    "Government response",
+    "Guidance",
+    "Guide",
+    "Impact assessment",
+    "Independent report",
+    "International treaty",
+    "Map",
+    "National statistics",
+    "News story",
+    "Notice",
+    "Official statistics",
+    "Open consultation",
+    "Oral statement to Parliament",
+    "Policy paper",
+    "Press release",
+    "Promotional material",
+    "Regulation",
+    "Research and analysis",
+    "Speech",
+    "Statement",
+    "Statement to Parliament",
+    "Statistical data set",
+    "Statistics",
+    "Statutory guidance",
+    "Transparency data",
+    "World news story",
+    "Written statement to Parliament",
 )
 _KINDS = {k.casefold(): k for k in CONTENT_TYPES}
 _HEADER = re.compile(
-    r"^(?P<kind>" + "|".join(re.escape(k) for k in sorted(CONTENT_TYPES, key=len, reverse=True))
+    r"^(?P<kind>"
+    + "|".join(re.escape(k) for k in sorted(CONTENT_TYPES, key=len, reverse=True))
     + r")\s*:\s*(?P<title>\S.*)$",
     re.IGNORECASE,
 )
 # A title that ends on one of these words was cut by the scraper: "...Chancellor Kurz of".
-_DANGLING = frozenset(
+_DANGLING_WORDS = (
     "a an and as at by for from in into of on or nor the to with about after against "
-    "between during over under via vs versus its their his her our your this that".split()
+    "between during over under via vs versus its their his her our your this that"
 )
+_DANGLING = frozenset(_DANGLING_WORDS.split())
 _SENTENCE_END = frozenset(".!?")
 
 
@@ -139,8 +172,9 @@ def _make_article(
         kind = None
         first, _, remainder = blocks[0].text.partition("\n")
         title = first
-        rest = ([Block(remainder, blocks[0].first_line + 1, blocks[0].last_line)] if remainder
-                else []) + blocks[1:]
+        rest = (
+            [Block(remainder, blocks[0].first_line + 1, blocks[0].last_line)] if remainder else []
+        ) + blocks[1:]
     if trim is not None:
         kept, dropped = trim(rest)
         if dropped:

@@ -74,17 +74,29 @@ def classify(
     s = score(fa, fb)
     if s.jaccard >= config.threshold and s.ratio >= config.min_ratio:
         return Match(
-            a.id, b.id, "near", s,
-            (f"jaccard {s.jaccard:.3f} >= {config.threshold}",
-             f"ratio {s.ratio:.1f} >= {config.min_ratio}"),
+            a.id,
+            b.id,
+            "near",
+            s,
+            (
+                f"jaccard {s.jaccard:.3f} >= {config.threshold}",
+                f"ratio {s.ratio:.1f} >= {config.min_ratio}",
+            ),
         )
     shared = shared_sentences(fa, fb)
     if shared >= config.min_shared_sentences or s.containment >= config.related_containment:
         return Match(
-            a.id, b.id, "related", s,
-            (f"{shared} shared sentences", f"containment {s.containment:.3f}",
-             f"jaccard {s.jaccard:.3f} < {config.threshold}"
-             if s.jaccard < config.threshold else f"ratio {s.ratio:.1f} < {config.min_ratio}"),
+            a.id,
+            b.id,
+            "related",
+            s,
+            (
+                f"{shared} shared sentences",
+                f"containment {s.containment:.3f}",
+                f"jaccard {s.jaccard:.3f} < {config.threshold}"
+                if s.jaccard < config.threshold
+                else f"ratio {s.ratio:.1f} < {config.min_ratio}",
+            ),
         )
     return None
 
@@ -126,7 +138,10 @@ class Verifier:
         key = (a, b)
         if key not in self._memo:
             self._memo[key] = classify(
-                self._articles(a), self._articles(b), self.features(a), self.features(b),
+                self._articles(a),
+                self._articles(b),
+                self.features(a),
+                self.features(b),
                 self._config,
             )
         return self._memo[key]
@@ -134,5 +149,13 @@ class Verifier:
 
 def _art(text: str) -> Article:
     """A throw-away article for doctests."""
-    return Article(id=text[:8], source="-", ordinal=1, lines=(1, 1), kind=None, title=text,
-                   body="", content_hash=text)
+    return Article(
+        id=text[:8],
+        source="-",
+        ordinal=1,
+        lines=(1, 1),
+        kind=None,
+        title=text,
+        body="",
+        content_hash=text,
+    )

@@ -1,0 +1,60 @@
+"""Where a scan keeps what it has seen: articles, band keys, sentence hashes, content hashes.
+
+``MemoryStore`` serves one-off scans; the persistent index offers the same methods, so the
+pipeline does not care which one it has (datasketch's storage seam). Never decides anything.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+import numpy as np
+
+from dedupe_releases.candidates import CandidateIndex
+from dedupe_releases.records import Article, FileRecord
+
+
+class MemoryStore:
+    """Articles and candidate keys of one scan, in memory, in path order."""
+
+    def __init__(self) -> None:
+        self._articles: dict[str, Article] = {}
+        self._positions: dict[str, int] = {}
+        self._ids: list[str] = []
+        self._by_hash: dict[str, list[int]] = defaultdict(list)
+        self._candidates = CandidateIndex()
+        self.files = 0
+
+    def add(self, record: FileRecord) -> None:
+        """Add one file's articles and sketches (in path order)."""
+        self.files += 1
+        for article, sketch in zip(record.articles, record.sketches, strict=True):
+            number = self._candidates.add(
+                np.frombuffer(sketch.bands, dtype="<u8").astype(np.uint64),
+                np.frombuffer(sketch.sentences, dtype="<u8").astype(np.uint64),
+            )
+            self._positions[article.id] = number
+            self._ids.append(article.id)
+            self._articles[article.id] = article
+            self._by_hash[article.content_hash].append(number)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __iter__(self) -> Iterator[Article]:
+        return iter(self._articles.values())
+
+    def article(self, article_id: str) -> Article:
+        return self._articles[article_id]
+
+    def position(self, article_id: str) -> int:
+        return self._positions[article_id]
+
+    def candidate_pairs(self, min_shared_sentences: int) -> list[tuple[str, str]]:
+        """Pairs to verify, in path order: shared band, shared sentences, or same text."""
+        pairs: set[tuple[int, int]] = set(self._candidates.lsh_pairs())
+        pairs.update(self._candidates.sentence_pairs(min_shared_sentences))
+        for group in self._by_hash.values():  # exact copies, even when too short to sketch
+            pairs.update((group[0], other) for other in group[1:])
+        return [(self._ids[i], self._ids[j]) for i, j in sorted(pairs)]
