@@ -10,12 +10,13 @@ the canonical won. The rules, in order (the first that tells two copies apart de
 4. ``longest``: more text (a copy that lost a paragraph is the worse copy);
 5. ``first_seen``: earlier in path order (file name, then position in the file).
 
+A reviewer can pin a canonical copy (``decisions.py``): a pinned member wins before the rules.
 Never looks at other clusters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from dedupe_releases.records import Article
 
@@ -39,15 +40,26 @@ def _key(article: Article, position: int) -> tuple[int, int, int, int, int]:
     )
 
 
+#: The reason given when a reviewer's pin decided.
+PINNED = "pinned: chosen by a reviewer (decisions file)"
+
+
 def pick_canonical(
-    members: Sequence[Article], position: Callable[[str], int]
+    members: Sequence[Article],
+    position: Callable[[str], int],
+    pinned: Collection[str] = (),
 ) -> tuple[Article, Article | None, tuple[str, ...]]:
     """``(canonical, runner_up, reasons)`` for a cluster's members.
 
     ``reasons`` names the rule that decided against the runner-up first, then the rules on
-    which the two tie, e.g. ``("has a content-type header", ...)``.
+    which the two tie, e.g. ``("has a content-type header", ...)``. A member in ``pinned``
+    wins before any rule (the rules order several pinned members).
     """
     ranked = sorted(members, key=lambda a: _key(a, position(a.id)))
+    if pinned and any(a.id in pinned for a in ranked):
+        ranked.sort(key=lambda a: a.id not in pinned)  # stable: the rules order the rest
+        if len(ranked) > 1 and ranked[0].id in pinned and ranked[1].id not in pinned:
+            return ranked[0], ranked[1], (PINNED,)
     best = ranked[0]
     if len(ranked) == 1:
         return best, None, ()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 from dedupe_releases.canonical import pick_canonical
 from dedupe_releases.records import Article, Cluster, Match
@@ -48,15 +48,21 @@ def cluster_matches(
     article: Callable[[str], Article],
     match: Callable[[str, str], Match | None],
     position: Callable[[str], int],
+    pinned: Collection[str] = (),
 ) -> list[Cluster]:
-    """Group articles joined by exact/near matches; every member verified against the canonical."""
+    """Group articles joined by exact/near matches; every member verified against the canonical.
+
+    ``pinned``: article ids a reviewer chose as canonical (``canonical.pick_canonical``).
+    """
     edges = [(m.a, m.b) for m in matches if m.relation in CLUSTER_RELATIONS]
     nodes = sorted({x for e in edges for x in e}, key=position)
     clusters: list[Cluster] = []
     pending = [sorted(c, key=position) for c in _components(nodes, edges)]
     while pending:
         group = pending.pop()
-        canonical, runner_up, reasons = pick_canonical([article(i) for i in group], position)
+        canonical, runner_up, reasons = pick_canonical(
+            [article(i) for i in group], position, pinned
+        )
         kept: dict[str, float] = {canonical.id: 1.0}
         rejected: list[str] = []
         for member in group:
@@ -71,7 +77,7 @@ def cluster_matches(
             members = tuple(sorted(kept, key=position))
             if runner_up is not None and runner_up.id not in kept:
                 canonical, runner_up, reasons = pick_canonical(
-                    [article(i) for i in members], position
+                    [article(i) for i in members], position, pinned
                 )
             clusters.append(
                 Cluster(

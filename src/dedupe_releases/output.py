@@ -60,6 +60,12 @@ def _article_ref(article: Article) -> dict[str, Any]:
     }
 
 
+def _decided(result: ScanResult, a: str, b: str) -> dict[str, str]:
+    """``{"decision": "same"|"different"}`` for a pair a reviewer decided, else nothing."""
+    verdict = result.decisions.verdict(a, b) if result.decisions else None
+    return {"decision": verdict} if verdict else {}
+
+
 def _cluster(cluster: Cluster, result: ScanResult) -> dict[str, Any]:
     canonical = result.article(cluster.canonical)
     return {
@@ -78,6 +84,7 @@ def _cluster(cluster: Cluster, result: ScanResult) -> dict[str, Any]:
                 **_article_ref(result.article(m)),
                 "canonical": m == cluster.canonical,
                 "similarity": cluster.similarity[m],
+                **_decided(result, m, cluster.canonical),
             }
             for m in cluster.members
         ],
@@ -93,6 +100,7 @@ def _relation(match: Match, result: ScanResult) -> dict[str, Any]:
         "evidence": list(match.evidence),
         "a_title": result.article(match.a).title,
         "b_title": result.article(match.b).title,
+        **_decided(result, match.a, match.b),
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dedupe_releases.candidates import sentence_hashes
 from dedupe_releases.cluster import CLUSTER_RELATIONS, cluster_matches
@@ -20,8 +21,11 @@ from dedupe_releases.read import SkipFile, read_source, walk
 from dedupe_releases.records import Article, Cluster, FileRecord, Match, Problem, SourceText
 from dedupe_releases.sketch import sketch_article
 from dedupe_releases.split import split_text
-from dedupe_releases.store import MemoryStore
-from dedupe_releases.verify import Verifier
+from dedupe_releases.store import ArticleStore, MemoryStore
+from dedupe_releases.verify import Verifier, score
+
+if TYPE_CHECKING:
+    from dedupe_releases.decisions import Decisions
 
 
 @dataclass
@@ -29,11 +33,12 @@ class ScanResult:
     """Everything a scan found, in a deterministic order."""
 
     config: Config
-    store: MemoryStore
+    store: ArticleStore
     clusters: list[Cluster] = field(default_factory=list)
     related: list[Match] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     candidates: int = 0
+    decisions: Decisions | None = None  # reviewed pairs and pins, shown in the output
 
     @property
     def files(self) -> int:
@@ -66,6 +71,11 @@ def ingest(path: Path, source: str, config: Config) -> FileRecord | Problem:
         from dedupe_releases.read import _os_reason
 
         return Problem(source, _os_reason(exc))
+    return ingest_text(text, config)
+
+
+def ingest_text(text: SourceText, config: Config) -> FileRecord:
+    """Fix, split and sketch one decoded file. Pure."""
     articles = articles_of(text, config)
     sketches = tuple(sketch_article(a, config.sketch, sentence_hashes) for a in articles)
     return FileRecord(text.source, text.sha256, text.size, text.encoding, tuple(articles), sketches)
@@ -111,11 +121,17 @@ def scan(
     paths: Iterable[Path | str],
     config: Config | None = None,
     on_file: Callable[[str], None] | None = None,
+    store: Any = None,
+    decisions: Decisions | None = None,
 ) -> ScanResult:
-    """Find near-duplicate articles under ``paths`` (files or folders)."""
+    """Find near-duplicate articles under ``paths`` (files or folders).
+
+    ``store``: where articles and keys go (a ``MemoryStore`` unless given; an
+    ``index.Index`` works too). ``decisions``: reviewed pairs and pins to honour.
+    """
     config = config or Config()
-    store = MemoryStore()
-    result = ScanResult(config, store)
+    store = MemoryStore() if store is None else store
+    result = ScanResult(config, store, decisions=decisions or None)
     for item in ingest_all([Path(p) for p in paths], config, on_file):
         if isinstance(item, Problem):
             result.problems.append(item)
@@ -125,7 +141,16 @@ def scan(
     result.candidates = len(pairs)
     verifier = Verifier(store.article, config.sketch, config.verify, sentence_hashes)
     matches = [m for a, b in pairs if (m := verifier.match(a, b)) is not None]
-    result.clusters = cluster_matches(matches, store.article, verifier.match, store.position)
+    match: Callable[[str, str], Match | None] = verifier.match
+    edges: Iterable[Match] = matches
+    pinned: frozenset[str] = frozenset()
+    if decisions:
+        match = decisions.wrap(
+            verifier.match, lambda a, b: score(verifier.features(a), verifier.features(b))
+        )
+        edges = list(decisions.edges(matches, match, _has(store)))
+        pinned = decisions.pinned
+    result.clusters = cluster_matches(edges, store.article, match, store.position, pinned)
     cluster_of = {m: c.id for c in result.clusters for m in c.members}
     # Every verified pair not inside one cluster is reported, in path order: `related`
     # pairs, and `near` pairs that the chain guard put in different clusters.
@@ -144,10 +169,28 @@ def scan(
     return result
 
 
+def _has(store: Any) -> Callable[[str], bool]:
+    def has(article_id: str) -> bool:
+        try:
+            store.position(article_id)
+        except KeyError:
+            return False
+        return True
+
+    return has
+
+
+def scan_incremental(*args: Any, **kwargs: Any) -> Any:
+    """``incremental.scan_incremental``: a scan backed by a persistent index."""
+    from dedupe_releases.incremental import scan_incremental as run
+
+    return run(*args, **kwargs)
+
+
 def _ordered(m: Match, position: Callable[[str], int]) -> Match:
     if position(m.a) <= position(m.b):
         return m
     return Match(m.b, m.a, m.relation, m.scores, m.evidence)
 
 
-__all__ = ["ScanResult", "articles_of", "ingest", "scan"]
+__all__ = ["ScanResult", "articles_of", "ingest", "ingest_text", "scan", "scan_incremental"]
