@@ -35,7 +35,7 @@ from dedupe_releases.index.lock import IndexLock
 from dedupe_releases.index.schema import damaged, transaction
 from dedupe_releases.index.store import FileRow, Index, Stat
 from dedupe_releases.read import SkipFile, _os_reason, decode_bytes, read_file_bytes, walk
-from dedupe_releases.reconcile import FULL_FRACTION, Stop, reconcile
+from dedupe_releases.reconcile import FULL_FRACTION, Reconciled, Stop, reconcile
 from dedupe_releases.records import Article, Match, Problem, SourceText
 
 #: A file modified less than this before the index saw it is hashed again on the next run.
@@ -374,8 +374,8 @@ def _scan(
                 options.decisions,
                 full_fraction=options.full_fraction,
                 stop=lambda: bool(run_state.stop()),
-                before_commit=lambda generation: _close_run(
-                    index, run, status, counts, generation, final
+                before_commit=lambda outcome: _close_run(
+                    index, run, status, counts, outcome.generation, final, outcome
                 ),
             )
         except Stop:
@@ -389,14 +389,7 @@ def _scan(
         )
     if outcome is None:
         with transaction(index.con, durable=True):
-            _close_run(index, run, status, counts, None, final)
-    else:
-        counts.update(
-            relations_added=outcome.relations_added,
-            relations_removed=outcome.relations_removed,
-            articles_removed=outcome.articles_removed,
-            events=len(outcome.events),
-        )
+            _close_run(index, run, status, counts, None, final, None)
     return IncrementalResult(
         index=index,
         config=config,
@@ -417,8 +410,16 @@ def _close_run(
     counts: dict[str, int],
     generation: int | None,
     final: Index,
+    outcome: Reconciled | None,
 ) -> None:
     """Write the run record (inside the run's last transaction)."""
+    if outcome is not None:
+        counts.update(
+            relations_added=outcome.relations_added,
+            relations_removed=outcome.relations_removed,
+            articles_removed=outcome.articles_removed,
+            events=len(outcome.events),
+        )
     counts["articles"] = final.count_articles()
     counts["clusters"] = len(index.active_cluster_ids())
     index.end_run(run, status, _now(), counts, generation)

@@ -81,13 +81,13 @@ def reconcile(
     *,
     full_fraction: float = FULL_FRACTION,
     stop: Callable[[], bool] | None = None,
-    before_commit: Callable[[int], None] | None = None,
+    before_commit: Callable[[Reconciled], None] | None = None,
 ) -> Reconciled | None:
     """Apply pending changes (and a changed decisions file); None if there was nothing to do.
 
     ``index`` must be the final view (``Index(con, path, final=True)``). ``before_commit``
-    runs inside the transaction with the new generation (to close the run record there: the
-    commit point comes last). ``stop`` is polled between batches; when it says stop, the
+    runs inside the transaction with the outcome (to close the run record there: the commit
+    point comes last). ``stop`` is polled between batches; when it says stop, the
     transaction is rolled back and ``Stop`` raised: the pending state stays for the next run.
     """
     assert index.final
@@ -136,7 +136,7 @@ def reconcile(
         index.add_events(generation, result.events)
         index.set_meta("generation", generation)
         if before_commit is not None:
-            before_commit(generation)
+            before_commit(result)
     index.forget()
     return result
 

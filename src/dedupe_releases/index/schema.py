@@ -175,6 +175,8 @@ def damaged(path: Path, exc: BaseException) -> IndexError_:
             f"index {path}: disk full while writing (SQLITE_FULL); files done so far are kept;"
             " free space and run again"
         )
+    if name == "SQLITE_NOTADB" or "not a database" in str(exc):
+        return IndexError_(f"index {path} is not an SQLite database (nor a dedupe-releases index)")
     if name in ("SQLITE_READONLY", "SQLITE_CANTOPEN") or "readonly" in str(exc):
         return IndexError_(
             f"index {path}: cannot write the index or its folder ({exc}); a WAL index needs a"
@@ -186,21 +188,19 @@ def damaged(path: Path, exc: BaseException) -> IndexError_:
     )
 
 
-def _check_header(path: Path) -> None:
-    """Refuse a file that is not an SQLite database before SQLite opens it.
+def _check_file(path: Path) -> None:
+    """Refuse an empty file before SQLite would quietly turn it into a new database.
 
-    Read before the first connection: a later open()+close() of the database file in this
-    process would drop SQLite's POSIX locks (sqlite.org/howtocorrupt.html, 2.2).
+    Only ``stat``: opening and closing the database file outside SQLite while this process
+    holds a connection to it would drop SQLite's POSIX locks (sqlite.org/howtocorrupt.html,
+    2.2). A file that is not SQLite at all is reported by SQLite itself (SQLITE_NOTADB).
     """
     try:
-        with path.open("rb") as fh:
-            head = fh.read(16)
+        size = path.stat().st_size
     except OSError as exc:
         raise IndexError_(f"index {path}: cannot read ({exc.strerror or exc})") from None
-    if not head:
+    if size == 0:
         raise IndexError_(f"index {path} exists but is empty; remove it to start a new index there")
-    if head != b"SQLite format 3\x00":
-        raise IndexError_(f"index {path} is not an SQLite database (nor a dedupe-releases index)")
 
 
 def connect(path: Path, *, create: bool = False, reader: bool = False) -> sqlite3.Connection:
@@ -214,7 +214,7 @@ def connect(path: Path, *, create: bool = False, reader: bool = False) -> sqlite
     if exists:
         if path.is_dir():
             raise IndexError_(f"index {path} is a folder, not a file")
-        _check_header(path)
+        _check_file(path)
     elif not create:
         raise IndexError_(f"index {path} does not exist (a scan with --index creates it)")
     elif not path.parent.absolute().is_dir():

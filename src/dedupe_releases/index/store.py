@@ -813,7 +813,7 @@ class Index:
         self.con.executemany(
             "INSERT INTO events (generation, seq, type, data) VALUES (?, ?, ?, ?)",
             (
-                (generation, seq, e["type"], json.dumps(e, sort_keys=True, allow_nan=False))
+                (generation, seq, e["type"], json.dumps(e, allow_nan=False))
                 for seq, e in enumerate(events, 1)
             ),
         )
