@@ -78,10 +78,11 @@ def cli(*args: str | Path, timeout: float = 600) -> subprocess.CompletedProcess[
     return proc
 
 
-def popen(*args: str | Path, prefix: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+def popen(*args: str | Path, stdout: bool = False) -> subprocess.Popen[bytes]:
+    """Start a run; its stdout is discarded unless asked for (a full pipe would block it)."""
     return subprocess.Popen(
-        [*prefix, sys.executable, "-m", "dedupe_releases", *map(str, args)],
-        stdout=subprocess.PIPE,
+        [sys.executable, "-m", "dedupe_releases", *map(str, args)],
+        stdout=subprocess.PIPE if stdout else subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=env(),
         cwd=ROOT,

@@ -142,7 +142,7 @@ def _check(index: Index, deep: bool) -> list[Finding]:
     ):
         try:
             sig = signature_values(blob, num_perm, seed)
-        except ValueError:
+        except IndexError_:
             bad_signatures += 1
             continue
         if deep and shingles:

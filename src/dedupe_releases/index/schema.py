@@ -219,7 +219,11 @@ def connect(path: Path, *, create: bool = False, reader: bool = False) -> sqlite
         raise IndexError_(f"index {path} does not exist (a scan with --index creates it)")
     elif not path.parent.absolute().is_dir():
         raise IndexError_(f"index {path}: folder {path.parent} does not exist")
-    mode = "rw" if exists else "rwc"
+    else:
+        _create(path)
+    if create:
+        remove_stale(path)
+    mode = "rw"
     try:
         con = sqlite3.connect(
             _uri(path, mode), uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
@@ -232,9 +236,6 @@ def connect(path: Path, *, create: bool = False, reader: bool = False) -> sqlite
         con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         con.execute("PRAGMA foreign_keys = ON")
         con.execute("PRAGMA cache_size = -16000")  # 16 MB of page cache, whatever the size
-        if not exists:
-            con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            con.execute("PRAGMA journal_mode = WAL")
         _check_identity(con, path)
         if reader:
             version = con.execute("PRAGMA user_version").fetchone()[0]
@@ -258,6 +259,50 @@ def connect(path: Path, *, create: bool = False, reader: bool = False) -> sqlite
         con.close()
         raise
     return con
+
+
+def remove_stale(path: Path) -> None:
+    """Remove temporary files a killed creation left (call only holding the writer lock)."""
+    for stale in path.parent.absolute().glob(f".{path.name}.*.tmp*"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+
+
+def _create(path: Path) -> None:
+    """Create an empty index whole or not at all: built under a temporary name in the same
+    folder, synced, then linked into place (a kill during creation leaves no half-made file
+    at ``path``; stale temporary files are removed by the next creation, under the lock)."""
+    folder = path.parent.absolute()
+    remove_stale(path)
+    tmp = folder / f".{path.name}.{os.getpid()}.tmp"
+    try:
+        con = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            con.execute("PRAGMA journal_mode = WAL")
+            migrate(con, path)
+        finally:
+            con.close()  # the last connection checkpoints and removes the -wal file
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        with contextlib.suppress(FileExistsError):  # never replaces an existing file
+            os.link(tmp, path)
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except (OSError, sqlite3.Error) as exc:
+        raise IndexError_(
+            f"index {path}: cannot create it in {folder} ({getattr(exc, 'strerror', None) or exc})"
+        ) from None
+    finally:
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
 
 
 def _check_identity(con: sqlite3.Connection, path: Path) -> None:

@@ -48,14 +48,21 @@ def signature_blob(sketch: Sketch, seed: int) -> bytes:
 
 
 def signature_values(blob: bytes, num_perm: int, seed: int) -> np.ndarray[Any, np.dtype[np.uint32]]:
-    """The uint32 values of a stored signature, after checking its header."""
-    if len(blob) != _SIG_HEADER.size + 4 * num_perm:
-        raise ValueError(
-            f"signature of {len(blob)} bytes, expected {_SIG_HEADER.size + 4 * num_perm}"
+    """The uint32 values of a stored signature, after checking its header.
+
+    Raises ``IndexError_`` for anything else: the bytes are data, never code to run.
+    """
+    expected = _SIG_HEADER.size + 4 * num_perm
+    if not isinstance(blob, bytes) or len(blob) != expected:
+        raise IndexError_(
+            f"a stored signature is not {expected} bytes; the index is damaged (run index check)"
         )
     s, n, code = _SIG_HEADER.unpack_from(blob)
     if (s, -n, code) != (seed, num_perm, AFFINE32_CODE):
-        raise ValueError(f"signature header (seed {s}, {-n} values, scheme {code}) does not match")
+        raise IndexError_(
+            f"a stored signature has the header (seed {s}, {-n} values, scheme {code}), not"
+            f" (seed {seed}, {num_perm} values, affine32); the index is damaged"
+        )
     return np.frombuffer(blob, dtype="<u4", offset=_SIG_HEADER.size).astype(np.uint32)
 
 
