@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -258,13 +259,21 @@ def test_a_file_that_cannot_be_read_keeps_its_articles(tmp_path):
     before = index_document(db)
     (dump / SEVENTEEN).unlink()
     os.mkfifo(dump / SEVENTEEN)  # not a regular file: not read, and not gone either
-    second = cli("scan", dump, "--index", db, "--changes")
+    log = tmp_path / "dedupe.log"
+    second = cli("scan", dump, "--index", db, "--changes", "--log-file", log)
     assert second.returncode == 1
     assert second.stdout == b""  # no article_removed: nothing changed
-    assert second.stderr.decode().splitlines() == [
-        f"dedupe-releases: {SEVENTEEN}: skipped: not a regular file"
-    ]
+    warning = f"{SEVENTEEN}: skipped: not a regular file"
+    assert second.stderr.decode().splitlines() == [f"dedupe-releases: {warning}"]
     assert index_document(db)["clusters"] == before["clusters"]
+    # The log has the same line with a time, and a line for the run with its counts.
+    lines = log.read_text().splitlines()
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
+    assert any(re.fullmatch(rf"{stamp} WARNING {re.escape(warning)}", x) for x in lines), lines
+    assert any(
+        re.fullmatch(rf"{stamp} INFO scan --index .* run 2 partial .*'files_seen': 4,.*", x)
+        for x in lines
+    ), lines
 
 
 def test_a_vanished_archive_is_not_retired(tmp_path):

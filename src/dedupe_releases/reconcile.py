@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections import defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +48,9 @@ from dedupe_releases.verify import Verifier, score
 #: candidate pairs and clusters are recomputed in memory, as a from-scratch scan does: one
 #: sort of every band key beats a lookup per key when most keys are new.
 FULL_FRACTION = 0.25
+
+#: Articles whose keys ``is_candidate`` keeps at hand (about 1 KB each).
+KEY_CACHE = 4096
 
 EVENT_ORDER = (
     "article_removed",
@@ -160,9 +163,8 @@ class _Work:
         self._band_info: dict[int, tuple[int, int]] = {}
         self._sentence_size: dict[int, int] = {}
         self._content_first: dict[str, int] = {}
-        self._bands: dict[int, set[int]] = {}
-        self._sentences: dict[int, set[int]] = {}
-        self._content: dict[int, str] = {}
+        # Keys of recently examined articles, bounded: memory must not grow with the archive.
+        self._keys: OrderedDict[int, tuple[frozenset[int], frozenset[int], str]] = OrderedDict()
 
     def check_stop(self) -> None:
         if self.stop is not None and self.stop():
@@ -195,14 +197,35 @@ class _Work:
                 for h in sentences:
                     sentence_changes[h][side].add(rid)
                 content_changes[content][side].add(rid)
-        review: set[tuple[int, int]] = set()
+        routed: set[tuple[int, int]] = set()  # pairs a band key or a content hash may link
+        band_sizes = index.count_buckets("bands", band_changes)
         for k, (new, gone) in band_changes.items():
             self.check_stop()
-            review |= self._bucket_review("bands", k, new, gone, MAX_BUCKET_PAIRS)
-        for h, (new, gone) in sentence_changes.items():
-            review |= self._sentence_review(h, new, gone)
+            if band_sizes[k] >= 2:  # (a bucket of one makes no pair, now or before)
+                routed |= self._bucket_review("bands", k, new, gone, MAX_BUCKET_PAIRS)
         for c, (new, gone) in content_changes.items():
-            review |= self._content_review(c, new, gone)
+            routed |= self._content_review(c, new, gone)
+        # Every sentence of an added article is a changed key, so for a pair with an added
+        # article these hits are exactly its shared sentences that count. Such a pair that
+        # no band or content hash links, with too few hits, cannot be a candidate: it needs
+        # no lookup at all (most pairs found through shared sentences are of this kind).
+        hits: Counter[tuple[int, int]] = Counter()
+        review = set(routed)
+        sentence_sizes = index.count_buckets("sentences", sentence_changes)
+        self._sentence_size.update(sentence_sizes)
+        for h, (new, gone) in sentence_changes.items():
+            if sentence_sizes[h] >= 2:
+                pairs = self._sentence_review(h, new, gone)
+                if sentence_sizes[h] <= MAX_SENTENCE_ARTICLES:
+                    hits.update(pairs)
+                review |= pairs
+        fresh = set(added)
+        need = self.config.verify.min_shared_sentences
+        review = {
+            p
+            for p in review
+            if p in routed or hits[p] >= need or not (p[0] in fresh or p[1] in fresh)
+        }
         removed = set(retiring)
         to_delete: set[tuple[int, int]] = set()
         for rid in retiring:
@@ -214,7 +237,8 @@ class _Work:
             if a == b or a in removed or b in removed:
                 continue
             candidate = self.is_candidate(a, b)
-            stored = index.relation(a, b) is not None
+            # An added article has no stored relation yet.
+            stored = a not in fresh and b not in fresh and index.relation(a, b) is not None
             if candidate and not stored:
                 to_add.append(pair)
             elif stored and not candidate:
@@ -283,13 +307,17 @@ class _Work:
             } | self._stored_within(members)
         return {(min(first.rid, x), max(first.rid, x)) for x in new if x != first.rid}
 
-    def _article_keys(self, rid: int) -> tuple[set[int], set[int], str]:
-        if rid not in self._bands:
-            bands, sentences, content = self.index.keys(rid)
-            self._bands[rid] = set(bands)
-            self._sentences[rid] = set(sentences)
-            self._content[rid] = content
-        return self._bands[rid], self._sentences[rid], self._content[rid]
+    def _article_keys(self, rid: int) -> tuple[frozenset[int], frozenset[int], str]:
+        hit = self._keys.get(rid)
+        if hit is not None:
+            self._keys.move_to_end(rid)
+            return hit
+        bands, sentences, content = self.index.keys(rid)
+        keys = (frozenset(bands), frozenset(sentences), content)
+        self._keys[rid] = keys
+        if len(self._keys) > KEY_CACHE:
+            self._keys.popitem(last=False)
+        return keys
 
     def is_candidate(self, a: int, b: int) -> bool:
         """Would a from-scratch scan of the final archive verify this pair?"""
@@ -476,15 +504,29 @@ class _Work:
                     "cluster": old_cluster_of.get(rid),
                 }
             )
-        # Write: detach every touched old cluster first (an article may move between two).
-        for cid in old:
-            index.detach_members(cid)
-        for j, c in enumerate(final):
-            decided = {
+        decided_of = [
+            {
                 m: "same"
                 for m in c.members
                 if m != c.canonical and self.decisions.verdict(m, c.canonical) == "same"
             }
+            for c in final
+        ]
+        # A cluster that comes out exactly as stored is left alone (its `changed` stays).
+        same = {
+            j
+            for j, c in enumerate(final)
+            if j in heir
+            and index.cluster_content(c.id) == index.content_of_cluster(c, rid_of, decided_of[j])
+        }
+        # Write: detach every other touched old cluster first (an article may move between two).
+        for cid in old:
+            if not any(final[j].id == cid for j in same):
+                index.detach_members(cid)
+        for j, c in enumerate(final):
+            decided = decided_of[j]
+            if j in same:
+                continue
             if j in heir:
                 cid = c.id
                 members, canonical, created = old[cid]

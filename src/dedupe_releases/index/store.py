@@ -172,6 +172,7 @@ class Index:
         self._view = _FINAL if final else _SHOWN
         self._article_cache: dict[str, Article] = {}
         self._positions: dict[str, int] = {}
+        self._settings: dict[str, Any] | None = None
 
     # -- opening -------------------------------------------------------------------------
 
@@ -203,8 +204,11 @@ class Index:
         )
 
     def settings(self) -> dict[str, Any] | None:
-        value = self.meta("settings")
-        return value if isinstance(value, dict) else None
+        """The settings the index was built with (read once: they never change)."""
+        if self._settings is None:
+            value = self.meta("settings")
+            self._settings = value if isinstance(value, dict) else None
+        return self._settings
 
     def check_settings(self, config: Config) -> None:
         """Record the settings of a new index; refuse a run whose settings differ."""
@@ -532,10 +536,20 @@ class Index:
     def keys(self, rid: int) -> tuple[list[int], list[int], str]:
         """Band keys, sentence hashes and content hash of one article."""
         row = self.con.execute(
-            "SELECT content_hash, sentences FROM articles WHERE id = ?", (rid,)
+            "SELECT content_hash, sentences, shingles, signature FROM articles WHERE id = ?",
+            (rid,),
         ).fetchone()
-        # Recomputed from the signature: cheaper than an index on bands(article).
-        return self.band_keys_of(rid), signed(row[1]), str(row[0])
+        # Band keys are recomputed from the signature: cheaper than an index on bands(article).
+        return self._band_keys(row[2], row[3]), signed(row[1]), str(row[0])
+
+    def _band_keys(self, shingles: int, blob: bytes) -> list[int]:
+        if not shingles:
+            return []
+        from dedupe_releases.sketch import band_keys
+
+        settings = self.settings() or {}
+        sig = signature_values(blob, int(settings["num_perm"]), int(settings["seed"]))
+        return signed(band_keys(sig, int(settings["bands"])).astype("<u8").tobytes())
 
     def band_keys_of(self, rid: int) -> list[int]:
         settings = self.settings() or {}
@@ -579,6 +593,22 @@ class Index:
                 (key,),
             ).fetchone()[0]
         )
+
+    def count_buckets(self, table: str, keys: Iterable[int]) -> dict[int, int]:
+        """``count_bucket`` for many keys at once (keys with no article in view: 0)."""
+        column = "key" if table == "bands" else "hash"
+        keys = list(keys)
+        out = dict.fromkeys(keys, 0)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for key, n in self.con.execute(
+                f"SELECT t.{column}, count(*) FROM {table} t JOIN articles a ON a.id = t.article"
+                f" WHERE t.{column} IN ({marks}) AND a.state IN {self._view} GROUP BY t.{column}",
+                chunk,
+            ):
+                out[int(key)] = int(n)
+        return out
 
     def bucket(self, table: str, key: int, limit: int | None = None) -> list[Member]:
         """Articles in view sharing one band key / sentence hash, in position order."""
@@ -710,6 +740,19 @@ class Index:
         }
         return members, int(canonical), int(created)
 
+    def cluster_content(self, cluster_id: str) -> tuple[Any, ...]:
+        """Everything a cluster stores, comparable with ``content_of_cluster``."""
+        canonical, runner, reasons = self.con.execute(
+            "SELECT canonical, runner_up, reasons FROM clusters WHERE id = ?", (cluster_id,)
+        ).fetchone()
+        members = sorted(
+            self.con.execute(
+                "SELECT article, similarity, decision FROM cluster_members WHERE cluster = ?",
+                (cluster_id,),
+            )
+        )
+        return (canonical, runner, reasons, members)
+
     def active_cluster_ids(self) -> list[str]:
         return [
             str(c) for (c,) in self.con.execute("SELECT id FROM clusters WHERE state = 'active'")
@@ -720,6 +763,17 @@ class Index:
             self.con.execute("SELECT 1 FROM clusters WHERE id = ?", (cluster_id,)).fetchone()
             is not None
         )
+
+    @staticmethod
+    def content_of_cluster(
+        cluster: Cluster, rid_of: dict[str, int], decided: dict[str, str]
+    ) -> tuple[Any, ...]:
+        """``cluster_content`` of a cluster record as ``write_cluster`` would store it."""
+        runner = rid_of[cluster.runner_up] if cluster.runner_up else None
+        members = sorted(
+            (rid_of[m], cluster.similarity[m], decided.get(m)) for m in cluster.members
+        )
+        return (rid_of[cluster.canonical], runner, json.dumps(list(cluster.reasons)), members)
 
     def write_cluster(
         self,
