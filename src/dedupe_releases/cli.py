@@ -10,7 +10,6 @@ import contextlib
 import os
 import signal
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
@@ -19,8 +18,9 @@ from typing import IO, Any, BinaryIO, NoReturn
 import click
 
 from dedupe_releases import __version__
+from dedupe_releases.atomic import write_atomic
 from dedupe_releases.config import Config, ReadConfig, SketchConfig, VerifyConfig
-from dedupe_releases.errors import DedupeError, ExitCode, Interrupted, OutputError
+from dedupe_releases.errors import DedupeError, ExitCode, Interrupted
 
 _VerifyConfig, _SketchConfig, _ReadConfig = VerifyConfig(), SketchConfig(), ReadConfig()
 
@@ -31,7 +31,8 @@ Exit codes:
   2  usage error (bad option or argument)
   4  no input could be read at all
   6  the --output file could not be written
-  130/143  interrupted by SIGINT/SIGTERM (nothing partial is written)"""
+  130/143  interrupted by SIGINT/SIGTERM (nothing partial is written)
+A reader that closes the pipe early (| head) does not change the exit code."""
 
 
 def _err_console() -> Any:
@@ -52,57 +53,74 @@ def fail(message: str, code: ExitCode) -> NoReturn:
     sys.exit(int(code))
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted("terminated", signum)
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _signame(signum: int) -> str:
+    return signal.Signals(signum).name
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(f"interrupted ({_signame(signum)}); nothing was written", signum)
 
 
 @contextlib.contextmanager
 def _handled() -> Iterator[None]:
-    """Map library errors and signals to one stderr line and an exit code."""
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    """Map library errors to one stderr line and an exit code."""
     try:
         yield
-    except KeyboardInterrupt:
-        fail("interrupted; nothing was written", ExitCode.INTERRUPTED)
-    except Interrupted as exc:
-        fail(f"{exc}; nothing was written", exc.exit_code)
+    except KeyboardInterrupt:  # in-process callers keep Python's own SIGINT handler
+        fail("interrupted (SIGINT); nothing was written", ExitCode.INTERRUPTED)
     except DedupeError as exc:
         fail(str(exc), exc.exit_code)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Let the output be written whole: a first SIGINT/SIGTERM waits until it is done.
+
+    A second signal stops at once (the user insists); the output may then be cut, which a
+    JSON reader sees (an unparsable document, or JSON Lines without the summary record).
+    """
+    pending: list[int] = []
+
+    def defer(signum: int, frame: FrameType | None) -> None:
+        if pending:
+            raise Interrupted(f"interrupted ({_signame(signum)}) while writing the output", signum)
+        pending.append(signum)
+
+    previous = {sig: signal.signal(sig, defer) for sig in _SIGNALS}
+    try:
+        yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if pending:
+        raise Interrupted(
+            f"interrupted ({_signame(pending[0])}) after the output was written in full",
+            pending[0],
+        )
 
 
 def _write_stdout(write: Callable[[BinaryIO], None]) -> None:
     """Write bytes to stdout; a reader that stops early (``| head``) is not an error."""
-    out = sys.stdout.buffer
-    try:
+    with _quiet_pipe():
+        out = sys.stdout.buffer
         write(out)
         out.flush()
+
+
+@contextlib.contextmanager
+def _quiet_pipe() -> Iterator[None]:
+    """A closed stdout (``| head``) ends the output quietly; the exit code stays the run's."""
+    try:
+        yield
+        sys.stdout.flush()
     except BrokenPipeError:
         # Python's "Note on SIGPIPE": point stdout at devnull so the exit flush is quiet.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-
-
-def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Write a file whole or not at all: temp file in the same folder, fsync, rename, fsync."""
-    folder = path.parent if str(path.parent) else Path()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise OutputError(f"{path}: cannot write output ({exc.strerror or exc})") from None
+        os.close(devnull)
 
 
 def _formats(fmt: str, output: Path | None) -> str:
@@ -191,6 +209,14 @@ def cli() -> None:
     help="Skip larger files (counted after gzip decompression).",
 )
 @click.option(
+    "--max-article-chars",
+    type=click.IntRange(1000),
+    default=_SketchConfig.max_article_chars,
+    show_default=True,
+    metavar="CHARS",
+    help="Cut longer articles to this many characters (flagged truncated, with a warning).",
+)
+@click.option(
     "-f",
     "--format",
     "fmt",
@@ -223,6 +249,7 @@ def scan(
     hidden: bool,
     follow_links: bool,
     max_file_size: int,
+    max_article_chars: int,
     fmt: str,
     output: Path | None,
     quiet: bool,
@@ -257,7 +284,12 @@ def scan(
             follow_links=follow_links,
             max_file_bytes=max_file_size,
         ),
-        sketch=SketchConfig(shingle_size=shingle_size, num_perm=num_perm, bands=bands),
+        sketch=SketchConfig(
+            shingle_size=shingle_size,
+            num_perm=num_perm,
+            bands=bands,
+            max_article_chars=max_article_chars,
+        ),
         verify=VerifyConfig(threshold=threshold, min_ratio=min_ratio),
     )
     fmt = _formats(fmt, output)
@@ -273,11 +305,15 @@ def scan(
         else:
             out.write_json(result, fh)
 
-    with _handled():
+    with _handled(), _signals_deferred():
         if fmt == "table" and output is None:
             from rich.console import Console
 
-            out.render_table(result, Console(highlight=False))
+            # A console that cannot show a character gets "?" rather than an error.
+            if hasattr(sys.stdout, "reconfigure"):
+                sys.stdout.reconfigure(errors="replace")
+            with _quiet_pipe():
+                out.render_table(result, Console(highlight=False))
         elif output is not None:
             if fmt == "table":
                 raise click.BadParameter(
@@ -355,7 +391,11 @@ def normalize(file: Path) -> None:
         head = f"{article.kind}: {article.title}" if article.kind else article.title
         parts.append(f"{head}\n\n{article.body}" if article.body else head)
     data = ("\n\n".join(parts) + "\n").encode() if parts else b""
-    _write_stdout(lambda fh: None if fh.write(data) else None)
+
+    def write(fh: BinaryIO) -> None:
+        fh.write(data)
+
+    _write_stdout(write)
 
 
 @cli.command(name="split", epilog=EXIT_CODES_HELP)
@@ -403,9 +443,21 @@ def split_cmd(paths: tuple[Path, ...], no_text: bool) -> None:
         warn(f"{problem.source}: {problem.reason}")
     if not read:
         fail("no input could be read", ExitCode.NO_INPUT)
-    sys.exit(int(ExitCode.PARTIAL if problems else ExitCode.OK))
+    skipped = any(p.kind == "skipped" for p in problems)
+    sys.exit(int(ExitCode.PARTIAL if skipped else ExitCode.OK))
 
 
 def main(argv: list[str] | None = None, stdout: IO[str] | None = None) -> None:
-    """Console-script entry point."""
-    cli.main(args=argv, prog_name="dedupe-releases")
+    """Console-script entry point.
+
+    SIGINT and SIGTERM raise ``Interrupted`` wherever the run is (even while importing),
+    so an interrupted run always ends with one stderr line and exit code 130 or 143.
+    """
+    for sig in _SIGNALS:
+        signal.signal(sig, _on_signal)
+    try:
+        cli.main(args=argv, prog_name="dedupe-releases")
+    except Interrupted as exc:
+        for sig in _SIGNALS:  # a second signal while we report the first
+            signal.signal(sig, signal.SIG_IGN)
+        fail(str(exc), exc.exit_code)

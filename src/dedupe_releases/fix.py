@@ -72,8 +72,12 @@ def fix_line(line: str, config: FixConfig = FixConfig()) -> tuple[str, Counter[s
     return new, fixes
 
 
+# C0, DEL and C1 controls. A regex, not a per-character loop: one 50 MB line took 6 s.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _has_control(line: str) -> bool:
-    return any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in line)
+    return _CONTROL.search(line) is not None
 
 
 def fix_source(source: SourceText, config: FixConfig = FixConfig()) -> FixedText:

@@ -9,17 +9,17 @@ sentence hashes (and, for now, the articles themselves, for verification and out
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dedupe_releases.candidates import sentence_hashes
 from dedupe_releases.cluster import CLUSTER_RELATIONS, cluster_matches
 from dedupe_releases.config import Config
 from dedupe_releases.fix import fix_source, strip_boilerplate
-from dedupe_releases.read import SkipFile, read_source, walk
+from dedupe_releases.read import SkipFile, problem, read_source, walk
 from dedupe_releases.records import Article, Cluster, FileRecord, Match, Problem, SourceText
 from dedupe_releases.sketch import sketch_article
-from dedupe_releases.split import split_text
+from dedupe_releases.split import split_text, truncate_article
 from dedupe_releases.store import MemoryStore
 from dedupe_releases.verify import Verifier
 
@@ -49,26 +49,50 @@ class ScanResult:
     def skipped(self) -> list[Problem]:
         return [p for p in self.problems if p.kind == "skipped"]
 
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.kind == "warning"]
+
 
 def articles_of(source: SourceText, config: Config) -> list[Article]:
-    """Fix and split one decoded file (what ``split`` and ``normalize`` print)."""
+    """Fix and split one decoded file (what ``split`` and ``normalize`` print).
+
+    Articles longer than ``config.sketch.max_article_chars`` are cut and flagged.
+    """
     trim = strip_boilerplate if config.fix.strip_boilerplate else None
-    return split_text(fix_source(source, config.fix), config.split, trim)
+    articles = split_text(fix_source(source, config.fix), config.split, trim)
+    articles = [truncate_article(a, config.sketch.max_article_chars) for a in articles]
+    if source.source_bytes is not None:
+        articles = [replace(a, source_bytes=source.source_bytes) for a in articles]
+    return articles
+
+
+def file_warnings(text: SourceText, articles: Sequence[Article], config: Config) -> list[Problem]:
+    """The caveats about one file that was read: decoding replacements, cut articles."""
+    cut = [
+        f"warning: article {a.ordinal} cut at {config.sketch.max_article_chars:,} characters"
+        " (--max-article-chars)"
+        for a in articles
+        if a.truncated
+    ]
+    return [
+        Problem(text.source, w, kind="warning", source_bytes=text.source_bytes)
+        for w in (*text.warnings, *cut)
+    ]
 
 
 def ingest(path: Path, source: str, config: Config) -> FileRecord | Problem:
     """Read, fix, split and sketch one file. Pure apart from reading the file."""
     try:
         text = read_source(path, source, config.read)
-    except SkipFile as exc:
-        return Problem(source, f"skipped: {exc}")
-    except OSError as exc:
-        from dedupe_releases.read import _os_reason
-
-        return Problem(source, _os_reason(exc))
+    except (SkipFile, OSError) as exc:
+        return problem(path, source, exc)
     articles = articles_of(text, config)
     sketches = tuple(sketch_article(a, config.sketch, sentence_hashes) for a in articles)
-    return FileRecord(text.source, text.sha256, text.size, text.encoding, tuple(articles), sketches)
+    warnings = tuple(p.reason for p in file_warnings(text, articles, config))
+    return FileRecord(
+        text.source, text.sha256, text.size, text.encoding, tuple(articles), sketches, warnings
+    )
 
 
 def ingest_all(
@@ -95,16 +119,13 @@ def iter_articles(
             continue
         try:
             text = read_source(item[0], item[1], config.read)
-        except SkipFile as exc:
-            problems.append(Problem(item[1], f"skipped: {exc}"))
-            continue
-        except OSError as exc:
-            from dedupe_releases.read import _os_reason
-
-            problems.append(Problem(item[1], _os_reason(exc)))
+        except (SkipFile, OSError) as exc:
+            problems.append(problem(item[0], item[1], exc))
             continue
         read.append(text.source)
-        yield from articles_of(text, config)
+        articles = articles_of(text, config)
+        problems.extend(file_warnings(text, articles, config))
+        yield from articles
 
 
 def scan(
@@ -121,6 +142,10 @@ def scan(
             result.problems.append(item)
         else:
             store.add(item)
+            raw = item.articles[0].source_bytes if item.articles else None
+            result.problems.extend(
+                Problem(item.source, w, kind="warning", source_bytes=raw) for w in item.warnings
+            )
     pairs = store.candidate_pairs(config.verify.min_shared_sentences)
     result.candidates = len(pairs)
     verifier = Verifier(store.article, config.sketch, config.verify, sentence_hashes)
