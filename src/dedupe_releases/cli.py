@@ -458,6 +458,13 @@ def main(argv: list[str] | None = None, stdout: IO[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="dedupe-releases")
     except Interrupted as exc:
-        for sig in _SIGNALS:  # a second signal while we report the first
-            signal.signal(sig, signal.SIG_IGN)
+        _ignore_signals()  # a second signal while we report the first
         fail(str(exc), exc.exit_code)
+    finally:
+        # Exiting now: a late signal must not raise during interpreter shutdown.
+        _ignore_signals()
+
+
+def _ignore_signals() -> None:
+    for sig in _SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)

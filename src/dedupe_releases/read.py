@@ -113,11 +113,9 @@ def decode_bytes(data: bytes) -> Decoded:
     replaced = _replaced(text, body, "utf-8")
     if _has_utf8_multibyte(body):
         return Decoded(text, "utf-8+cp1252", replaced)
-    try:
-        body.decode("cp1252")
+    if not _mostly_cp1252_holes(body):
+        # Windows-1252, perhaps with a few stray bytes it leaves undefined (U+FFFD, counted).
         return Decoded(text, "cp1252", replaced)
-    except UnicodeDecodeError:
-        pass
     guess = _detect(body)
     if guess is not None:
         return guess
@@ -130,6 +128,27 @@ _UTF8_MULTIBYTE = re.compile(
     rb"|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}|\xed[\x80-\x9f][\x80-\xbf]"
     rb"|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}"
 )
+
+
+_CP1252_HOLES = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
+_HIGH = re.compile(rb"[\x80-\xff]")
+
+
+def _mostly_cp1252_holes(data: bytes) -> bool:
+    """True when the bytes Windows-1252 leaves undefined are more than a stray few.
+
+    Only then is the file worth a guess (Shift-JIS, GBK and Big5 use 0x81-0x9F as lead
+    bytes all the time): one stray 0x81 in a Windows-1252 file sent the whole file to
+    charset-normalizer, which called it cp852 and turned every "£" into "ú". A stray few
+    is at most 3, or 1 % of the bytes above 0x7F.
+
+    >>> _mostly_cp1252_holes("£5 for “all”".encode("cp1252") + b"\\x81")
+    False
+    >>> _mostly_cp1252_holes("、。「」・ー".encode("shift_jis"))  # every lead byte is 0x81
+    True
+    """
+    holes = len(_CP1252_HOLES.findall(data))
+    return holes > max(3, len(_HIGH.findall(data)) // 100)
 
 
 def _has_utf8_multibyte(data: bytes) -> bool:
