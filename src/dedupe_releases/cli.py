@@ -309,11 +309,17 @@ def scan(
         if fmt == "table" and output is None:
             from rich.console import Console
 
+            class PipeConsole(Console):
+                def on_broken_pipe(self) -> None:
+                    # rich's own handler exits 1; ours keeps the run's exit code.
+                    self.quiet = True
+                    raise BrokenPipeError
+
             # A console that cannot show a character gets "?" rather than an error.
             if hasattr(sys.stdout, "reconfigure"):
                 sys.stdout.reconfigure(errors="replace")
             with _quiet_pipe():
-                out.render_table(result, Console(highlight=False))
+                out.render_table(result, PipeConsole(highlight=False))
         elif output is not None:
             if fmt == "table":
                 raise click.BadParameter(
