@@ -294,6 +294,10 @@ class Figures:
     def add(self, name: str, n: int = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + n
 
+    def peak(self, name: str, value: int) -> None:
+        """Keep the largest value seen (peak RSS, seconds x 1000)."""
+        self.counts[name] = max(self.counts.get(name, value), value)
+
     def dump(self) -> None:
         target = os.environ.get("DEDUPE_RELIABILITY_REPORT")
         if not target:

@@ -249,13 +249,12 @@ def test_a6_empty_files_are_read_quietly(tmp_path, figures):
 # --- A7 a 2 GB file and A13 gzip bombs -----------------------------------------------------------
 
 
-def baseline_rss() -> int:
-    return run_cli("scan", "samples/dump", "-f", "json").max_rss_kb
-
-
 @pytest.fixture(scope="module")
-def rss_baseline_kb() -> int:
-    return baseline_rss()
+def rss_baseline_kb(figures) -> int:
+    """Peak RSS of a scan of the sample dump: what the bounded runs are compared with."""
+    run = run_cli("scan", "samples/dump", "-f", "json")
+    figures.peak("ms_samples", int(run.seconds * 1000))
+    return run.max_rss_kb
 
 
 def test_a7_sparse_2gb_file_costs_one_chunk(tmp_path, rss_baseline_kb, figures):
@@ -268,6 +267,9 @@ def test_a7_sparse_2gb_file_costs_one_chunk(tmp_path, rss_baseline_kb, figures):
     # One 1 MiB chunk was read, not 256 MiB: peak RSS within 32 MiB of a normal scan.
     assert run.max_rss_kb < rss_baseline_kb + 32 * 1024, (run.max_rss_kb, rss_baseline_kb)
     figures.add("bad_inputs", 1)
+    figures.peak("rss_kb_baseline", rss_baseline_kb)
+    figures.peak("rss_kb_sparse_2gb", run.max_rss_kb)
+    figures.peak("ms_sparse_2gb", int(run.seconds * 1000))
 
 
 def test_a7_a_text_file_over_max_file_size_is_skipped_before_reading(tmp_path, figures):
@@ -311,6 +313,7 @@ def test_a13_gzip_bombs_stop_at_the_cap_with_bounded_memory(
     # At most the cap (plus one chunk) is ever held: a few times 8 MiB over a normal scan.
     assert run.max_rss_kb < rss_baseline_kb + 4 * cap // 1024, (run.max_rss_kb, rss_baseline_kb)
     figures.add("bad_inputs", 2)
+    figures.peak("rss_kb_gzip_bombs", run.max_rss_kb)
 
 
 def test_a13_corrupt_and_multi_member_gzip(tmp_path, figures):
@@ -370,6 +373,8 @@ def test_a8_one_huge_line_twice_is_cut_and_still_matched(tmp_path, megabytes, fi
     dump = write_dump(tmp_path / "dump", {"a.txt": line, "b.txt": line})
     run = run_cli("scan", dump, "-f", "json", "--max-article-chars", "100000", timeout=280)
     assert run.rc == ExitCode.OK, run
+    figures.peak(f"ms_line_{megabytes}mb", int(run.seconds * 1000))
+    figures.peak(f"rss_kb_line_{megabytes}mb", run.max_rss_kb)
     doc = run.json
     validate(doc)
     (cluster,) = doc["clusters"]
