@@ -12,7 +12,25 @@ from dedupe_releases.records import Article, Fix, Match, Scores
 from dedupe_releases.split import content_hash
 from dedupe_releases.verify import Verifier, classify, features
 
-WORDS = ["council", "minister", "children", "services", "funding", "programme", "support", "local", "authority", "improvement", "social", "care", "families", "partners", "practice", "national", "assessment"]
+WORDS = (
+    "council",
+    "minister",
+    "children",
+    "services",
+    "funding",
+    "programme",
+    "support",
+    "local",
+    "authority",
+    "improvement",
+    "social",
+    "care",
+    "families",
+    "partners",
+    "practice",
+    "national",
+    "assessment",
+)
 
 
 def _text(seed: int, n: int = 300) -> str:
