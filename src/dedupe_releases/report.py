@@ -83,7 +83,7 @@ def _layout(
 
     ``edges``: label the x axis at these fractions of its width instead of under each bar.
     """
-    width, height, left, top, right, bottom = 520, 230, 44, 12, 12, 46
+    width, height, left, top, right, bottom = 500, 230, 44, 12, 12, 46
     pw, ph = width - left - right, height - top - bottom
     peak = max((sum(c.values()) for _, c in columns), default=0)
     scale = ph / peak if peak else 0.0
