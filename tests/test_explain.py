@@ -19,7 +19,7 @@ from dedupe_releases.records import Article, Fix
 HOSTILE = (
     "[bold red]x[/] [link=https://example.invalid]y[/link] [/] "
     "\x1b[2J\x1b]0;t\x07 \x1b]8;;https://example.invalid\x1b\\z\x1b]8;;\x1b\\ "
-    "\u009b31m \u202eevil <script>alert(1)</script>"
+    "\u009b31m \u202eevil <script>alert(1)</script> \rover\x08write \u2066iso\x07bell"
 )
 RICH_SGR = re.compile(r"\x1b\[[0-9;]*m")
 UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -204,6 +204,7 @@ def test_hostile_titles_texts_and_ids_cannot_drive_the_terminal(color_system):
     assert "[bold red]x[/]" in flat  # markup shown literally
     assert "[link=https://example.invalid]y[/link]" in flat
     assert "\\x1b[2J" in flat and "\\x9b31m" in flat and "\\u202e" in flat
+    assert "\\x0dover\\x08write \\u2066iso\\x07bell" in flat
     assert "<script>alert(1)</script>" in flat
 
 

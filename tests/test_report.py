@@ -159,6 +159,25 @@ def test_bad_scan_documents_are_one_line_exit_4(run_cli, tmp_path, content, mess
     assert not (tmp_path / "r.html").exists()
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda d: d["clusters"][0].pop("members"),
+        lambda d: d["clusters"][0].update(weakest_similarity="high"),
+        lambda d: d["related"][0].update(scores=7),
+        lambda d: d["clusters"][0]["members"][1].update(lines=[]),
+    ],
+)
+def test_damaged_scan_documents_are_one_line_exit_4(run_cli, tmp_path, damage):
+    doc = json.loads(run_cli("scan", str(SAMPLES), "--format", "json").stdout)
+    damage(doc)
+    (tmp_path / "doc.json").write_text(json.dumps(doc))
+    run = run_cli("report", "--from", str(tmp_path / "doc.json"), "-o", str(tmp_path / "r.html"))
+    assert run.exit_code == 4
+    assert "not a valid scan document" in run.stderr and run.stderr.count("\n") == 1
+    assert not (tmp_path / "r.html").exists()
+
+
 def test_paths_or_from_but_not_both(run_cli, tmp_path):
     assert run_cli("report", "-o", str(tmp_path / "r.html")).exit_code == 2
     both = run_cli("report", str(SAMPLES), "--from", "x.json", "-o", str(tmp_path / "r.html"))

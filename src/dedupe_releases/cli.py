@@ -20,7 +20,7 @@ import click
 
 from dedupe_releases import __version__
 from dedupe_releases.config import Config, ReadConfig, SketchConfig, VerifyConfig
-from dedupe_releases.errors import DedupeError, ExitCode, Interrupted, OutputError
+from dedupe_releases.errors import DedupeError, ExitCode, Interrupted, NoInputError, OutputError
 
 _VerifyConfig, _SketchConfig, _ReadConfig = VerifyConfig(), SketchConfig(), ReadConfig()
 
@@ -630,6 +630,8 @@ def report(
       dedupe-releases scan ./dump -o scan.json
       dedupe-releases report --from scan.json --root ./dump -o report.html
     """
+    from jinja2 import TemplateError
+
     from dedupe_releases import report as rp
 
     config = _config(**options)
@@ -645,7 +647,12 @@ def report(
 
             result = _scan_paths(paths, config, quiet)
             doc, text_of, skipped = document(result), _text_of(result), bool(result.skipped)
-        html = rp.render_report(doc, text_of).encode("utf-8")
+        try:
+            html = rp.render_report(doc, text_of).encode("utf-8")
+        except (LookupError, TypeError, ValueError, AttributeError, TemplateError) as exc:
+            if from_json is None:
+                raise
+            raise NoInputError(f"{from_json}: not a valid scan document ({exc!r})") from None
         if str(output) == "-":
             _write_stdout(_writer(html))
         else:
@@ -659,8 +666,6 @@ def _text_of(result: Any) -> Callable[[str], str | None]:
 
 def _load_json(path: Path) -> Any:
     import json
-
-    from dedupe_releases.errors import NoInputError
 
     try:
         data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
