@@ -87,22 +87,29 @@ def _write_stdout(write: Callable[[BinaryIO], None]) -> None:
 def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Write a file whole or not at all: temp file in the same folder, fsync, rename, fsync."""
     folder = path.parent if str(path.parent) else Path()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    tmp: str | None = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 is for the temp name only
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+        tmp = None
         dir_fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise OutputError(f"{path}: cannot write output ({exc.strerror or exc})") from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 def _formats(fmt: str, output: Path | None) -> str:
@@ -355,7 +362,11 @@ def normalize(file: Path) -> None:
         head = f"{article.kind}: {article.title}" if article.kind else article.title
         parts.append(f"{head}\n\n{article.body}" if article.body else head)
     data = ("\n\n".join(parts) + "\n").encode() if parts else b""
-    _write_stdout(lambda fh: None if fh.write(data) else None)
+
+    def write(fh: BinaryIO) -> None:
+        fh.write(data)
+
+    _write_stdout(write)
 
 
 @cli.command(name="split", epilog=EXIT_CODES_HELP)

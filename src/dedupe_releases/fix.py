@@ -44,14 +44,27 @@ def fix_line(line: str, config: FixConfig = FixConfig()) -> tuple[str, Counter[s
     "It's £17 million & more"
     >>> fix_line("the Government\u00e2\u20ac\u2122s plan")[0]
     "the Government's plan"
+
+    The steps feed each other (an entity can decode to mojibake, removing a zero-width
+    space can complete one), so they repeat until nothing changes: fixing twice is a no-op.
     """
     fixes: Counter[str] = Counter()
+    for _ in range(4):
+        line, others_changed = _fix_once(line, config, fixes)
+        if not others_changed:
+            break
+    return line, fixes
+
+
+def _fix_once(line: str, config: FixConfig, fixes: Counter[str]) -> tuple[str, bool]:
+    """One pass of every step; says whether a step other than ftfy changed the line."""
+    changed = False
     for _ in range(3):  # entities may be escaped twice ("&amp;amp;"): unescape to a fixed point
         new = _ENTITY.sub(lambda m: html.unescape(m.group(0)), line)
         if new == line:
             break
         fixes["html_entities"] += 1
-        line = new
+        line, changed = new, True
     # ftfy cannot change ASCII text without control characters: skip its cost there.
     if config.ftfy and (not line.isascii() or _has_control(line)):
         new = ftfy.fix_text(line, _FTFY)
@@ -61,15 +74,15 @@ def fix_line(line: str, config: FixConfig = FixConfig()) -> tuple[str, Counter[s
     new = _SPACES.sub(" ", _INVISIBLE.sub("", line))
     if new != line:
         fixes["spaces"] += 1
-        line = new
+        line, changed = new, True
     for _ in range(3):  # nested links: "[[a](#)](#)"
         new = _LINK.sub(r"\1", line)
         if new == line:
             break
         fixes["link_brackets"] += 1
-        line = new
+        line, changed = new, True
     new = _MULTISPACE.sub(" ", line).strip()
-    return new, fixes
+    return new, changed or new != line
 
 
 def _has_control(line: str) -> bool:
