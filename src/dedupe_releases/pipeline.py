@@ -135,7 +135,13 @@ def scan(
     mask = result.boilerplate.mask if result.boilerplate.hashes else None
     verifier = Verifier(store.article, config.sketch, v, sentence_hashes, text=mask)
     matches = [m for a, b in pairs if (m := verifier.match(a, b)) is not None]
-    result.clusters = cluster_matches(matches, store.article, verifier.match, store.position)
+    result.clusters = cluster_matches(
+        matches,
+        store.article,
+        verifier.match,
+        store.position,
+        lambda a: verifier.features(a.id).words,
+    )
     cluster_of = {m: c.id for c in result.clusters for m in c.members}
     # Every verified pair not inside one cluster is reported, in path order: `related`
     # pairs, and `near` pairs that the chain guard put in different clusters.
