@@ -201,9 +201,7 @@ def strip_boilerplate(blocks: Sequence[Block]) -> tuple[tuple[Block, ...], int]:
         return tuple(blocks), 0
     # Cut at the first listing after the last prose paragraph: a bulleted list that closes
     # the article (before the site's "Share this page" box) stays with it.
-    cut = next(
-        (i for i in range(last_prose + 1, len(blocks)) if _is_listing(blocks[i].text)), None
-    )
+    cut = next((i for i in range(last_prose + 1, len(blocks)) if _is_listing(blocks[i].text)), None)
     if cut is None:
         return tuple(blocks), 0
     return tuple(blocks[:cut]), len(blocks) - cut
