@@ -169,6 +169,10 @@ def _slot(word: str) -> str:
     return word.strip("\x00").rstrip("0123456789") if word.startswith("\x00") else word
 
 
+def _values(facts: Facts) -> set[str]:
+    return {f.value for _, group in facts.keyed for f in group}
+
+
 def _is_name(word: str) -> bool:
     return word[:1].isupper() or word[:1].isdigit()
 
@@ -177,7 +181,7 @@ def differing_facts(a: Facts, b: Facts) -> list[FactDiff]:
     """Facts on which two texts disagree (empty when they agree or only one states a fact).
 
     A context found in both texts whose values differ on both sides -- each text has a value
-    there that the other lacks -- is a disagreement. So is a title whose names were swapped:
+    there that the other never states anywhere -- is a disagreement. So is a title whose names were swapped:
     the titles line up word for word except where both put a different capitalised word or
     number (``... Chancellor Kurz of Austria`` / ``... President Macron of France``).
 
@@ -192,14 +196,15 @@ def differing_facts(a: Facts, b: Facts) -> list[FactDiff]:
     out: list[FactDiff] = []
     seen: set[tuple[str, str, str]] = set()
     other = dict(b.keyed)
+    all_a, all_b = _values(a), _values(b)
     for key, facts_a in a.keyed:
         facts_b = other.get(key)
         if facts_b is None:
             continue
-        values_a = {f.value for f in facts_a}
-        values_b = {f.value for f in facts_b}
-        only_a = sorted(values_a - values_b)
-        only_b = sorted(values_b - values_a)
+        # A value counts only if the other text never states it: an update that reuses a
+        # sentence pattern for a new date still states the old one where it was.
+        only_a = sorted({f.value for f in facts_a} - all_b)
+        only_b = sorted({f.value for f in facts_b} - all_a)
         if only_a and only_b:
             shown_a = next(f.shown for f in facts_a if f.value == only_a[0])
             shown_b = next(f.shown for f in facts_b if f.value == only_b[0])

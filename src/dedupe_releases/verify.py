@@ -105,8 +105,12 @@ def classify(
     j = f"jaccard {s.jaccard:.3f}"
     c = f"containment {s.containment:.3f}"
     copy = s.jaccard >= config.threshold and s.ratio >= config.min_ratio
+    small, large = sorted((len(fa.shingles), len(fb.shingles)))
+    growth = large / small - 1 if small else 0.0
     contained = (
-        s.containment >= config.contains_containment and s.jaccard >= config.contains_min_jaccard
+        s.containment >= config.contains_containment
+        and s.jaccard >= config.contains_min_jaccard
+        and growth >= config.contains_growth
     )
     if copy or contained or s.jaccard >= config.sibling_min_jaccard:
         diffs = differing_facts(fa.facts, fb.facts)
@@ -119,7 +123,7 @@ def classify(
                 (f"{j} and {c}: the same text", *(d.describe() for d in diffs)),
                 tuple((d.kind, d.a, d.b) for d in diffs),
             )
-    if contained and (s.jaccard < config.contains_max_jaccard or not copy):
+    if contained:
         relation = "contains" if len(fa.shingles) >= len(fb.shingles) else "contained_in"
         return Match(
             a.id,
@@ -128,9 +132,8 @@ def classify(
             s,
             (
                 f"{c} >= {config.contains_containment}",
-                f"{j} < {config.contains_max_jaccard}: the larger adds text"
-                if s.jaccard < config.contains_max_jaccard
-                else f"ratio {s.ratio:.1f} < {config.min_ratio}",
+                f"the larger has {growth:.0%} more shingles >= {config.contains_growth:.0%}",
+                f"{j} >= {config.contains_min_jaccard}",
                 "no fact differs",
             ),
         )
