@@ -50,6 +50,7 @@ _FACT = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[^\W_]+|\x00\w+\x00")
+_NAME_WORD = re.compile(r"[^\W_]+")
 #: Words either side of a fact that make its context. Three: "has today ( DATE ) announced"
 #: is specific to one sentence, yet one edited word near a fact loses only that fact's key.
 CONTEXT_WORDS = 3
@@ -80,6 +81,7 @@ class Facts:
 
     keyed: tuple[tuple[tuple[str, str], tuple[Fact, ...]], ...]  # ((kind, context), facts)
     title: tuple[str, ...]  # title words as written (case kept: names are capitalised)
+    words: tuple[str, ...] = ()  # the text's words as written, for names from the title
 
     @property
     def count(self) -> int:
@@ -137,7 +139,7 @@ def extract_facts(text: str, title: str = "") -> Facts:
 
     >>> f = extract_facts("The council has today (9 July 2018) announced £17 million.")
     >>> [(k, [x.shown for x in v]) for k, v in f.keyed]
-    [(('date', 'council has today | announced money'), ['9 July 2018']), \
+    [(('date', 'council has today |'), ['9 July 2018']), \
 (('money', 'today date announced |'), ['£17 million'])]
     """
     parts: list[str] = []
@@ -155,12 +157,19 @@ def extract_facts(text: str, title: str = "") -> Facts:
         if not w.startswith("\x00"):
             continue
         fact = facts[int(w.strip("\x00").lstrip("abcdefghijklmnopqrstuvwxyz"))]
+        # Each side of a fact is a key of its own, so a copy that dropped the sentence after
+        # a date still lines up with the words before it. A side cut short by the start or
+        # end of the text is too weak a key to use.
         before = [_slot(x) for x in words[max(0, i - CONTEXT_WORDS) : i]]
         after = [_slot(x) for x in words[i + 1 : i + 1 + CONTEXT_WORDS]]
-        keyed[(fact.kind, " ".join([*before, "|", *after]))].append(fact)
+        if len(before) == CONTEXT_WORDS:
+            keyed[(fact.kind, " ".join([*before, "|"]))].append(fact)
+        if len(after) == CONTEXT_WORDS:
+            keyed[(fact.kind, " ".join(["|", *after]))].append(fact)
     return Facts(
         tuple(sorted((k, tuple(v)) for k, v in keyed.items())),
-        tuple(re.findall(r"[^\W_]+", title)),
+        tuple(_NAME_WORD.findall(title)),
+        tuple(_NAME_WORD.findall(text)),
     )
 
 
@@ -213,7 +222,46 @@ def differing_facts(a: Facts, b: Facts) -> list[FactDiff]:
                 seen.add(mark)
                 out.append(FactDiff(key[0], shown_a, shown_b))
     out.extend(_title_diffs(a.title, b.title))
+    if not out:
+        out.extend(_name_diffs(a, b))
+    if not out:
+        out.extend((FactDiff(d.kind, d.b, d.a) for d in _name_diffs(b, a)))
     return out
+
+
+def _name_diffs(a: Facts, b: Facts) -> list[FactDiff]:
+    """Names in ``a``'s title that ``b`` never uses, where ``b`` has another name instead.
+
+    A title that lost its second half to a scraper cannot be lined up word for word, but
+    its names still appear in the text: ``met Prime Minister Rutte of the Netherlands`` in
+    one text and ``met Prime Minister Hasina of Bangladesh`` in the other, with the same
+    words around them, is a swapped name.
+    """
+    vocab_b = {w.casefold() for w in b.words}
+    missing = {w for w in a.title if _is_name(w) and w.casefold() not in vocab_b}
+    if not missing:
+        return []
+    vocab_a = {w.casefold() for w in a.words}
+    n = CONTEXT_WORDS
+    after_ctx: dict[tuple[str, ...], set[str]] = defaultdict(set)  # words before -> word
+    before_ctx: dict[tuple[str, ...], set[str]] = defaultdict(set)  # words after -> word
+    low_b = [w.casefold() for w in b.words]
+    for i, w in enumerate(b.words):
+        if _is_name(w) and w.casefold() not in vocab_a:
+            if i >= n:
+                after_ctx[tuple(low_b[i - n : i])].add(w)
+            if i + n < len(b.words):
+                before_ctx[tuple(low_b[i + 1 : i + 1 + n])].add(w)
+    low_a = [w.casefold() for w in a.words]
+    for i, w in enumerate(a.words):
+        if w not in missing:
+            continue
+        found = after_ctx.get(tuple(low_a[i - n : i])) if i >= n else None
+        if not found and i + n < len(a.words):
+            found = before_ctx.get(tuple(low_a[i + 1 : i + 1 + n]))
+        if found:
+            return [FactDiff("name", w, sorted(found)[0])]
+    return []
 
 
 #: Titles are compared word by word only when they are mostly the same words (a republished
