@@ -190,9 +190,10 @@ def differing_facts(a: Facts, b: Facts) -> list[FactDiff]:
     """Facts on which two texts disagree (empty when they agree or only one states a fact).
 
     A context found in both texts whose values differ on both sides -- each text has a value
-    there that the other never states anywhere -- is a disagreement. So is a title whose names were swapped:
-    the titles line up word for word except where both put a different capitalised word or
-    number (``... Chancellor Kurz of Austria`` / ``... President Macron of France``).
+    there that the other never states anywhere -- is a disagreement. So is a title whose
+    names were swapped: the titles line up word for word except where both put a different
+    capitalised word or number (``... Kurz of Austria`` / ``... Macron of France``), or a
+    name from one title is missing from the other text, which has another name in its place.
 
     >>> x = extract_facts("Leeds gets £17 million to improve roads, the minister said.")
     >>> y = extract_facts("Leeds gets £18 million to improve roads, the minister said.")
@@ -225,7 +226,7 @@ def differing_facts(a: Facts, b: Facts) -> list[FactDiff]:
     if not out:
         out.extend(_name_diffs(a, b))
     if not out:
-        out.extend((FactDiff(d.kind, d.b, d.a) for d in _name_diffs(b, a)))
+        out.extend(FactDiff(d.kind, d.b, d.a) for d in _name_diffs(b, a))
     return out
 
 
