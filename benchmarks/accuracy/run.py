@@ -46,14 +46,18 @@ scorer = _load("dedupe_benchmark_score", HERE / "score.py")
 
 
 def evaluate(
-    workdir: Path, articles: int, seed: int, config: Config | None = None
+    workdir: Path,
+    articles: int,
+    seed: int,
+    config: Config | None = None,
+    dup_rate: float = 0.1,
 ) -> dict[str, Any]:
     """Generate ``workdir/dump`` + ``truth.json``, scan with ``config``, return the score report.
 
     The scan's JSON document is written to ``workdir/result.json`` so it can be looked at or
     scored again with ``score.py``.
     """
-    corpus.generate(workdir, articles, seed)
+    corpus.generate(workdir, articles, seed, dup_rate)
     started = time.perf_counter()
     result = scan([workdir / "dump"], config or Config())
     seconds = time.perf_counter() - started
@@ -85,12 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=5000, help="articles (default 5000)")
     parser.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
+    parser.add_argument(
+        "--dup-rate", type=float, default=0.1, help="share of planted copies and relatives"
+    )
     parser.add_argument("--keep", type=Path, help="write the corpus and result here and keep them")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="dedupe-accuracy-") as tmp:
         workdir = args.keep or Path(tmp)
-        report = evaluate(workdir, args.articles, args.seed)
+        report = evaluate(workdir, args.articles, args.seed, dup_rate=args.dup_rate)
     broken = failures(report)
     if args.json:
         print(json.dumps({**report, "failures": broken}, indent=2))
