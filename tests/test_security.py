@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import gzip
 import io
+import random
 import re
 import tomllib
 import zipfile
@@ -87,11 +88,35 @@ HOSTILE = [
 DANGEROUS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+def body(i: int) -> bytes:
+    """A body of its own for each title (lines shared under many titles are boilerplate)."""
+    rng = random.Random(i)
+    words = [f"{rng.choice(WORDS)}{rng.randrange(1000)}" for _ in range(300)]
+    lines = [" ".join(words[k : k + 15]) + "." for k in range(0, 300, 15)]
+    return "\n\n".join(lines).encode()
+
+
+WORDS = [
+    "council",
+    "funding",
+    "schools",
+    "roads",
+    "housing",
+    "health",
+    "police",
+    "rivers",
+    "trains",
+    "energy",
+]
+
+
 def hostile_dump(tmp_path: Path) -> Path:
+    """Two copies of one article per hostile string: in the title and in both file names."""
     files: dict[str | bytes, bytes] = {}
     for i, s in enumerate(HOSTILE):
         title = f"Press release: Title {i} {s} end\n\n".encode()
-        files[f"{i:02d} {s.replace('/', '_')}.txt"] = title + GOOD
+        for copy in ("a", "b"):
+            files[f"{i:02d}{copy} {s.replace('/', '_')}.txt"] = title + body(i)
     return write_dump(tmp_path / "dump", files)
 
 
@@ -108,7 +133,7 @@ def test_d4_titles_and_file_names_cannot_drive_the_terminal(tmp_path, ftfy, figu
     # With ftfy off, titles keep their control characters: only the output escaping stands
     # between them and the terminal.
     result = scan([hostile_dump(tmp_path)], Config(fix=FixConfig(ftfy=ftfy)))
-    assert len(result.clusters) == 1 and len(result.clusters[0].members) == len(HOSTILE)
+    assert len(result.clusters) == len(HOSTILE)
     shown = render(result)
     assert "\x1b" not in shown
     assert not DANGEROUS.search(shown), repr(DANGEROUS.search(shown))

@@ -101,6 +101,7 @@ def _relation(match: Match, result: ScanResult) -> dict[str, Any]:
         "relation": match.relation,
         "scores": match.scores.as_dict(),
         "evidence": list(match.evidence),
+        "facts": [{"kind": k, "a": x, "b": y} for k, x, y in match.facts],
         "a_title": result.article(match.a).title,
         "b_title": result.article(match.b).title,
     }
@@ -124,6 +125,8 @@ def counts(result: ScanResult) -> dict[str, int]:
         "candidates": result.candidates,
         "skipped": len(result.skipped),
         "warnings": len(result.warnings),
+        "boilerplate_lines": len(result.boilerplate),
+        "masked_lines": result.boilerplate.masked,
     }
 
 

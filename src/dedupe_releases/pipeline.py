@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from dedupe_releases.boilerplate import Boilerplate, line_hashes
 from dedupe_releases.candidates import sentence_hashes
 from dedupe_releases.cluster import CLUSTER_RELATIONS, cluster_matches
 from dedupe_releases.config import Config
@@ -34,6 +35,7 @@ class ScanResult:
     related: list[Match] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     candidates: int = 0
+    boilerplate: Boilerplate = field(default_factory=Boilerplate)
 
     @property
     def files(self) -> int:
@@ -88,7 +90,9 @@ def ingest(path: Path, source: str, config: Config) -> FileRecord | Problem:
     except (SkipFile, OSError) as exc:
         return problem(path, source, exc)
     articles = articles_of(text, config)
-    sketches = tuple(sketch_article(a, config.sketch, sentence_hashes) for a in articles)
+    sketches = tuple(
+        sketch_article(a, config.sketch, sentence_hashes, line_hashes) for a in articles
+    )
     warnings = tuple(p.reason for p in file_warnings(text, articles, config))
     return FileRecord(
         text.source, text.sha256, text.size, text.encoding, tuple(articles), sketches, warnings
@@ -148,9 +152,21 @@ def scan(
             )
     pairs = store.candidate_pairs(config.verify.min_shared_sentences)
     result.candidates = len(pairs)
-    verifier = Verifier(store.article, config.sketch, config.verify, sentence_hashes)
+    # Boilerplate is learned from every file's body lines, then masked before verification
+    # (the band keys above saw it: they only propose pairs, they never decide).
+    v = config.verify
+    if v.mask_boilerplate:
+        result.boilerplate = store.boilerplate(v.boilerplate_min_titles, v.boilerplate_min_files)
+    mask = result.boilerplate.mask if result.boilerplate.hashes else None
+    verifier = Verifier(store.article, config.sketch, v, sentence_hashes, text=mask)
     matches = [m for a, b in pairs if (m := verifier.match(a, b)) is not None]
-    result.clusters = cluster_matches(matches, store.article, verifier.match, store.position)
+    result.clusters = cluster_matches(
+        matches,
+        store.article,
+        verifier.match,
+        store.position,
+        lambda a: verifier.features(a.id).words,
+    )
     cluster_of = {m: c.id for c in result.clusters for m in c.members}
     # Every verified pair not inside one cluster is reported, in path order: `related`
     # pairs, and `near` pairs that the chain guard put in different clusters.
@@ -172,7 +188,9 @@ def scan(
 def _ordered(m: Match, position: Callable[[str], int]) -> Match:
     if position(m.a) <= position(m.b):
         return m
-    return Match(m.b, m.a, m.relation, m.scores, m.evidence)
+    flipped = {"contains": "contained_in", "contained_in": "contains"}
+    facts = tuple((kind, y, x) for kind, x, y in m.facts)
+    return Match(m.b, m.a, flipped.get(m.relation, m.relation), m.scores, m.evidence, facts)
 
 
 __all__ = ["ScanResult", "articles_of", "ingest", "scan"]

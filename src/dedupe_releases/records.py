@@ -120,6 +120,7 @@ class Sketch:
     shingles: int  # number of distinct shingles (0: too short to sketch: no band keys)
     bands: bytes = b""  # one little-endian uint64 LSH key per band
     sentences: bytes = b""  # little-endian uint64 hashes of the distinct long sentences
+    lines: bytes = b""  # little-endian uint64 hashes of the distinct body lines (boilerplate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,9 +163,10 @@ class Match:
 
     a: str
     b: str
-    relation: str  # "exact", "near", "related" ("none" is never emitted)
+    relation: str  # see verify.RELATIONS; "contains" means a holds b ("none" is never emitted)
     scores: Scores
     evidence: tuple[str, ...] = ()
+    facts: tuple[tuple[str, str, str], ...] = ()  # (kind, value in a, value in b) that differ
 
 
 @dataclass(frozen=True, slots=True)
