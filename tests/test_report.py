@@ -84,7 +84,7 @@ def test_report_of_samples(run_cli, tmp_path):
     text = page.visible
     assert "Minister announces £17 million to improve children's services" in text
     assert "Prime Minister's meeting with Chancellor Kurz of Austria: 9 July 2018" in text
-    assert "whole_title: title found whole" in text
+    assert "whole_title: also title found whole" in text
     assert "Diff of 004_70741a213c6bd5e9.txt#4 against the canonical: 1 paragraph differs" in text
     assert html.count('data-filter="cluster"') == 2
     assert html.count('data-filter="relation"') == 1
