@@ -18,6 +18,8 @@ from indexing import ROOT, cli, digest, env, generate, grown, popen, runs
 
 STRACE = shutil.which("strace")
 
+pytestmark = pytest.mark.fault
+
 
 def backup(src: Path, dst: Path) -> None:
     """Copy an index the safe way (SQLite's backup API, never cp: howtocorrupt.html)."""

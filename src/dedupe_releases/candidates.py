@@ -29,6 +29,18 @@ MAX_SENTENCE_ARTICLES = 20
 MIN_SENTENCE_WORDS = 8
 
 
+def long_sentences(text: str) -> Iterator[tuple[str, list[str]]]:
+    """Each sentence of at least ``MIN_SENTENCE_WORDS`` words, with its case-folded words.
+
+    >>> [s for s, _ in long_sentences("Too short. This one has eight words in it too.")]
+    ['This one has eight words in it too.']
+    """
+    for sentence in _SENTENCE.split(text):
+        words = tokens(sentence)
+        if len(words) >= MIN_SENTENCE_WORDS:
+            yield sentence.strip(), words
+
+
 def sentence_hashes(text: str) -> U64:
     """64-bit hashes of the distinct long sentences of a text (quotes, passages).
 
@@ -36,10 +48,7 @@ def sentence_hashes(text: str) -> U64:
     1
     """
     out = set()
-    for sentence in _SENTENCE.split(text):
-        words = tokens(sentence)
-        if len(words) < MIN_SENTENCE_WORDS:
-            continue
+    for _, words in long_sentences(text):
         digest = hashlib.blake2b(" ".join(words).encode(), digest_size=8).digest()
         out.add(int.from_bytes(digest, "little"))
     return np.array(sorted(out), dtype=np.uint64)

@@ -178,7 +178,8 @@ def adopt_settings(ctx: click.Context, config: Config, index: Path) -> Config:
 def emit(result: Any, fmt: str, output: Path | None) -> None:
     """Write a report (a ``ScanResult``) as ``scan`` does."""
     from dedupe_releases import output as out
-    from dedupe_releases.cli import _write_stdout, write_atomic
+    from dedupe_releases.atomic import write_atomic
+    from dedupe_releases.cli import _quiet_pipe, _signals_deferred, _write_stdout
 
     def write(fh: BinaryIO) -> None:
         if fmt == "jsonl":
@@ -186,11 +187,12 @@ def emit(result: Any, fmt: str, output: Path | None) -> None:
         else:
             out.write_json(result, fh)
 
-    with _handled():
+    with _handled(), _signals_deferred():
         if fmt == "table" and output is None:
             from rich.console import Console
 
-            out.render_table(result, Console(highlight=False))
+            with _quiet_pipe():
+                out.render_table(result, Console(highlight=False))
         elif output is not None:
             if fmt == "table":
                 raise click.BadParameter(
@@ -202,14 +204,15 @@ def emit(result: Any, fmt: str, output: Path | None) -> None:
 
 
 def _emit_lines(records: list[dict[str, Any]], output: Path | None) -> None:
-    from dedupe_releases.cli import _write_stdout, write_atomic
+    from dedupe_releases.atomic import write_atomic
+    from dedupe_releases.cli import _signals_deferred, _write_stdout
     from dedupe_releases.output import dumps
 
     def write(fh: BinaryIO) -> None:
         for record in records:
             fh.write(dumps(record) + b"\n")
 
-    with _handled():
+    with _handled(), _signals_deferred():
         if output is not None:
             write_atomic(output, write)
         else:
@@ -254,7 +257,7 @@ def scan_with_index(
         files = result.index.files
     if files == 0:
         _fail("no input could be read (every file was skipped)", ExitCode.NO_INPUT)
-    if result.problems:
+    if any(p.kind == "skipped" for p in result.problems):
         sys.exit(int(ExitCode.PARTIAL))
     if opts.get("changes") and result.events:
         sys.exit(int(ExitCode.CHANGED))

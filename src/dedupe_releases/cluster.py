@@ -48,11 +48,13 @@ def cluster_matches(
     article: Callable[[str], Article],
     match: Callable[[str, str], Match | None],
     position: Callable[[str], int],
+    size: Callable[[Article], int] | None = None,
     pinned: Collection[str] = (),
 ) -> list[Cluster]:
     """Group articles joined by exact/near matches; every member verified against the canonical.
 
-    ``pinned``: article ids a reviewer chose as canonical (``canonical.pick_canonical``).
+    ``size`` measures an article's completeness for the canonical choice (``pick_canonical``);
+    ``pinned``: article ids a reviewer chose as canonical.
     """
     edges = [(m.a, m.b) for m in matches if m.relation in CLUSTER_RELATIONS]
     nodes = sorted({x for e in edges for x in e}, key=position)
@@ -61,7 +63,7 @@ def cluster_matches(
     while pending:
         group = pending.pop()
         canonical, runner_up, reasons = pick_canonical(
-            [article(i) for i in group], position, pinned
+            [article(i) for i in group], position, size, pinned
         )
         kept: dict[str, float] = {canonical.id: 1.0}
         rejected: list[str] = []
@@ -77,7 +79,7 @@ def cluster_matches(
             members = tuple(sorted(kept, key=position))
             if runner_up is not None and runner_up.id not in kept:
                 canonical, runner_up, reasons = pick_canonical(
-                    [article(i) for i in members], position, pinned
+                    [article(i) for i in members], position, size, pinned
                 )
             clusters.append(
                 Cluster(

@@ -17,7 +17,6 @@ moment is read from the file system's clock (the lock file's mtime), not from th
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import time
@@ -33,8 +32,8 @@ from dedupe_releases.decisions import Decisions
 from dedupe_releases.errors import IndexError_, Interrupted, NoInputError
 from dedupe_releases.index.lock import IndexLock
 from dedupe_releases.index.schema import damaged, transaction
-from dedupe_releases.index.store import FileRow, Index, Stat
-from dedupe_releases.read import SkipFile, _os_reason, decode_bytes, read_file_bytes, walk
+from dedupe_releases.index.store import FileRow, Index, Stat, flipped
+from dedupe_releases.read import CHANGED, SkipFile, problem, read_source, walk
 from dedupe_releases.reconcile import FULL_FRACTION, Reconciled, Stop, reconcile
 from dedupe_releases.records import Article, Match, Problem, SourceText
 
@@ -175,8 +174,8 @@ class _Run:
             ),
             0,
         )
-        self.problems: list[Problem] = []
-        self.skipped: list[Problem] = []
+        self.problems: list[Problem] = []  # found by this run: printed on stderr
+        self.listed: list[Problem] = []  # every file's current problems: in the report
 
     # -- one file --------------------------------------------------------------------------
 
@@ -187,52 +186,45 @@ class _Run:
         except FileNotFoundError:
             return "vanished"
         except OSError as exc:
-            return self._failed(source, _os_reason(exc))
+            return self._failed(problem(path, source, exc))
         known = row is not None and row.state == "present"
         if known and row is not None and _clean(row, stat):
             self.counts["files_unchanged"] += 1
-            if row.problem:
-                self.skipped.append(Problem(source, row.problem))
+            self.listed.extend(self.index.file_problems(source))
             return None
-        data: bytes | None = None
-        skip: str | None = None
+        text: SourceText | None = None
+        skip: Problem | None = None
         try:
-            data = read_file_bytes(path, self.config.read.max_file_bytes)
+            text = read_source(path, source, self.config.read)
         except SkipFile as exc:
-            skip = f"skipped: {exc}"
+            if str(exc) in (CHANGED, "not a regular file"):
+                # Not this file's content: look again next run, keep what the index has.
+                return self._failed(problem(path, source, exc))
+            skip = problem(path, source, exc)
         except FileNotFoundError:
             return "vanished"
         except OSError as exc:
-            return self._failed(source, _os_reason(exc))
+            return self._failed(problem(path, source, exc))
         try:
-            if _stat(path) != stat:
-                return self._failed(
-                    source, "changed while reading; will be read again next run", "warning"
-                )
+            if _stat(path) != stat:  # the key recorded must be the key of what was read
+                return self._failed(problem(path, source, SkipFile(CHANGED)))
         except FileNotFoundError:
             return "vanished"
         except OSError as exc:
-            return self._failed(source, _os_reason(exc))
-        sha = hashlib.sha256(data).hexdigest() if data is not None else None
-        if known and row is not None and sha is not None and sha == row.sha256 and not row.problem:
+            return self._failed(problem(path, source, exc))
+        same = known and row is not None and text is not None and text.sha256 == row.sha256
+        if same and row is not None and not row.problem:
             with transaction(self.index.con):  # same bytes, new stat: nothing to re-read
                 self.index.set_file_stat(row.id, stat, self.lock.fs_now_ns)
             self.counts["files_unchanged"] += 1
             self.counts["files_hashed"] += 1
+            self.listed.extend(self.index.file_problems(source))
             return None
         record = None
-        encoding = None
-        if data is not None:
+        if text is not None:
             from dedupe_releases.pipeline import ingest_text
 
-            try:
-                decoded = decode_bytes(data)
-            except SkipFile as exc:
-                skip = f"skipped: {exc}"
-            else:
-                encoding = decoded.encoding
-                text = SourceText(path, source, sha or "", len(data), encoding, decoded.text)
-                record = ingest_text(text, self.config)
+            record = ingest_text(text, self.config)
         with transaction(self.index.con):
             fid = self.index.upsert_file(source, rank, stat, self.lock.fs_now_ns)
             old = {
@@ -254,22 +246,28 @@ class _Run:
             if record is not None:
                 self.index.insert_articles(fid, record, fresh)
             self.counts["articles_added"] += len(fresh)
-            self.index.set_file_content(fid, sha, encoding, skip)
+            self.index.set_file_content(
+                fid,
+                text.sha256 if text else None,
+                text.encoding if text else None,
+                skip.reason if skip else None,
+                record.warnings if record else (),
+                skip.source_bytes if skip else (text.source_bytes if text else None),
+            )
         self.counts["files_reread" if known else "files_read"] += 1
-        if skip:
+        if skip is not None:
             self.counts["files_skipped"] += 1
-            problem = Problem(source, skip)
-            self.problems.append(problem)
-            self.skipped.append(problem)
+            self.problems.append(skip)
+        found = self.index.file_problems(source)
+        self.listed.extend(found)
+        self.problems.extend(p for p in found if p.kind == "warning")
         return None
 
-    def _failed(self, source: str, reason: str, kind: str = "skipped") -> str | None:
+    def _failed(self, found: Problem) -> str | None:
         """A file that could not be looked at this time: its indexed articles stay."""
         self.counts["files_failed"] += 1
-        problem = Problem(source, reason, kind)
-        self.problems.append(problem)
-        if kind == "skipped":
-            self.skipped.append(problem)
+        self.problems.append(found)
+        self.listed.append(found)
         return None
 
     def remove(self, row: FileRow) -> None:
@@ -326,7 +324,8 @@ def _scan(
     present = {p: r for p, r in known.items() if r.state == "present"}
     seen = {source for _path, source in files}
     # A folder or file that could not be looked at is not a deleted one (R1).
-    blocked = [p.source for p in walk_problems if p.reason != "skipped: vanished while reading"]
+    vanished_reason = "skipped: vanished while reading"
+    blocked = [p.source for p in walk_problems if p.reason != vanished_reason]
     missing = [r for p, r in sorted(present.items()) if p not in seen and not _under(p, blocked)]
     if missing and len(missing) > MAX_DELETE_SHARE * len(present) and not options.allow_mass_delete:
         articles = index.count_live_articles(r.id for r in missing)
@@ -362,8 +361,9 @@ def _scan(
     if not signum:
         for row in [*missing, *vanished]:
             run_state.remove(row)
-    skipped = _in_walk_order(items, run_state.skipped)
-    status = "partial" if run_state.problems else "ok"
+    listed = _in_walk_order(items, run_state.listed)
+    # Warnings (the file was read, with a caveat) do not make a run partial; skips do.
+    status = "partial" if any(p.kind == "skipped" for p in run_state.problems) else "ok"
     final = Index(index.con, index.path, final=True)
     outcome = None
     if not signum:
@@ -398,7 +398,7 @@ def _scan(
         counts=counts,
         events=[{**e, "run": run} for e in outcome.events] if outcome else [],
         problems=run_state.problems,
-        skipped=skipped,
+        skipped=listed,
         generation=outcome.generation if outcome else None,
     )
 
@@ -425,20 +425,27 @@ def _close_run(
     index.end_run(run, status, _now(), counts, generation)
 
 
-def _in_walk_order(items: Sequence[Any], skipped: list[Problem]) -> list[Problem]:
+def _in_walk_order(items: Sequence[Any], listed: list[Problem]) -> list[Problem]:
     """Walk problems and file problems, in the order a from-scratch scan lists them."""
-    by_source = {p.source: p for p in skipped}
+    by_source: dict[str, list[Problem]] = {}
+    for p in listed:
+        by_source.setdefault(p.source, []).append(p)
     out: list[Problem] = []
     for item in items:
         if isinstance(item, Problem):
             out.append(item)
-        elif item[1] in by_source:
-            out.append(by_source[item[1]])
+        else:
+            out.extend(by_source.get(item[1], ()))
     return out
 
 
-def load_report(index: Index, config: Config, skipped: list[Problem] | None = None) -> Any:
-    """The index's current state as a ``pipeline.ScanResult`` (output.py renders it)."""
+def load_report(index: Index, config: Config, listed: list[Problem] | None = None) -> Any:
+    """The index's current state as a ``pipeline.ScanResult`` (output.py renders it).
+
+    ``listed``: the skipped files and warnings a run just found, walk problems included; by
+    default those recorded for the indexed files.
+    """
+    from dedupe_releases.boilerplate import Boilerplate
     from dedupe_releases.pipeline import ScanResult
 
     clusters = index.load_clusters()
@@ -451,17 +458,12 @@ def load_report(index: Index, config: Config, skipped: list[Problem] | None = No
             and cluster_of[m.a] == cluster_of.get(m.b)
         ):
             continue
-        if pa <= pb:
-            related.append((pa, pb, m))
-        else:
-            related.append((pb, pa, Match(m.b, m.a, m.relation, m.scores, m.evidence)))
+        # In path order, as pipeline.scan lists them (``contains`` read from the earlier).
+        related.append((pa, pb, m) if pa <= pb else (pb, pa, flipped(m)))
     related.sort(key=lambda t: (t[0], t[1]))
-    problems = (
-        skipped
-        if skipped is not None
-        else [Problem(path, reason) for path, reason in index.stored_problems()]
-    )
+    problems = listed if listed is not None else index.stored_problems()
     decisions = Decisions.from_rows(index.decisions())
+    lines = index.boilerplate_hashes()
     return ScanResult(
         config,
         index,
@@ -469,6 +471,7 @@ def load_report(index: Index, config: Config, skipped: list[Problem] | None = No
         related=[t[2] for t in related],
         problems=list(problems),
         candidates=index.count_relations(),
+        boilerplate=Boilerplate(lines, index.masked_lines(lines)),
         decisions=decisions or None,
     )
 

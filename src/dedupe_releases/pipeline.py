@@ -9,18 +9,19 @@ sentence hashes (and, for now, the articles themselves, for verification and out
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dedupe_releases.boilerplate import Boilerplate, line_hashes
 from dedupe_releases.candidates import sentence_hashes
 from dedupe_releases.cluster import CLUSTER_RELATIONS, cluster_matches
 from dedupe_releases.config import Config
 from dedupe_releases.fix import fix_source, strip_boilerplate
-from dedupe_releases.read import SkipFile, read_source, walk
+from dedupe_releases.read import SkipFile, problem, read_source, walk
 from dedupe_releases.records import Article, Cluster, FileRecord, Match, Problem, SourceText
 from dedupe_releases.sketch import sketch_article
-from dedupe_releases.split import split_text
+from dedupe_releases.split import split_text, truncate_article
 from dedupe_releases.store import ArticleStore, MemoryStore
 from dedupe_releases.verify import Verifier, score
 
@@ -38,6 +39,7 @@ class ScanResult:
     related: list[Match] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     candidates: int = 0
+    boilerplate: Boilerplate = field(default_factory=Boilerplate)
     decisions: Decisions | None = None  # reviewed pairs and pins, shown in the output
 
     @property
@@ -54,31 +56,57 @@ class ScanResult:
     def skipped(self) -> list[Problem]:
         return [p for p in self.problems if p.kind == "skipped"]
 
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.kind == "warning"]
+
 
 def articles_of(source: SourceText, config: Config) -> list[Article]:
-    """Fix and split one decoded file (what ``split`` and ``normalize`` print)."""
+    """Fix and split one decoded file (what ``split`` and ``normalize`` print).
+
+    Articles longer than ``config.sketch.max_article_chars`` are cut and flagged.
+    """
     trim = strip_boilerplate if config.fix.strip_boilerplate else None
-    return split_text(fix_source(source, config.fix), config.split, trim)
+    articles = split_text(fix_source(source, config.fix), config.split, trim)
+    articles = [truncate_article(a, config.sketch.max_article_chars) for a in articles]
+    if source.source_bytes is not None:
+        articles = [replace(a, source_bytes=source.source_bytes) for a in articles]
+    return articles
+
+
+def file_warnings(text: SourceText, articles: Sequence[Article], config: Config) -> list[Problem]:
+    """The caveats about one file that was read: decoding replacements, cut articles."""
+    cut = [
+        f"warning: article {a.ordinal} cut at {config.sketch.max_article_chars:,} characters"
+        " (--max-article-chars)"
+        for a in articles
+        if a.truncated
+    ]
+    return [
+        Problem(text.source, w, kind="warning", source_bytes=text.source_bytes)
+        for w in (*text.warnings, *cut)
+    ]
 
 
 def ingest(path: Path, source: str, config: Config) -> FileRecord | Problem:
     """Read, fix, split and sketch one file. Pure apart from reading the file."""
     try:
         text = read_source(path, source, config.read)
-    except SkipFile as exc:
-        return Problem(source, f"skipped: {exc}")
-    except OSError as exc:
-        from dedupe_releases.read import _os_reason
-
-        return Problem(source, _os_reason(exc))
+    except (SkipFile, OSError) as exc:
+        return problem(path, source, exc)
     return ingest_text(text, config)
 
 
 def ingest_text(text: SourceText, config: Config) -> FileRecord:
     """Fix, split and sketch one decoded file. Pure."""
     articles = articles_of(text, config)
-    sketches = tuple(sketch_article(a, config.sketch, sentence_hashes) for a in articles)
-    return FileRecord(text.source, text.sha256, text.size, text.encoding, tuple(articles), sketches)
+    sketches = tuple(
+        sketch_article(a, config.sketch, sentence_hashes, line_hashes) for a in articles
+    )
+    warnings = tuple(p.reason for p in file_warnings(text, articles, config))
+    return FileRecord(
+        text.source, text.sha256, text.size, text.encoding, tuple(articles), sketches, warnings
+    )
 
 
 def ingest_all(
@@ -105,16 +133,13 @@ def iter_articles(
             continue
         try:
             text = read_source(item[0], item[1], config.read)
-        except SkipFile as exc:
-            problems.append(Problem(item[1], f"skipped: {exc}"))
-            continue
-        except OSError as exc:
-            from dedupe_releases.read import _os_reason
-
-            problems.append(Problem(item[1], _os_reason(exc)))
+        except (SkipFile, OSError) as exc:
+            problems.append(problem(item[0], item[1], exc))
             continue
         read.append(text.source)
-        yield from articles_of(text, config)
+        articles = articles_of(text, config)
+        problems.extend(file_warnings(text, articles, config))
+        yield from articles
 
 
 def scan(
@@ -137,9 +162,19 @@ def scan(
             result.problems.append(item)
         else:
             store.add(item)
+            raw = item.articles[0].source_bytes if item.articles else None
+            result.problems.extend(
+                Problem(item.source, w, kind="warning", source_bytes=raw) for w in item.warnings
+            )
     pairs = store.candidate_pairs(config.verify.min_shared_sentences)
     result.candidates = len(pairs)
-    verifier = Verifier(store.article, config.sketch, config.verify, sentence_hashes)
+    # Boilerplate is learned from every file's body lines, then masked before verification
+    # (the band keys above saw it: they only propose pairs, they never decide).
+    v = config.verify
+    if v.mask_boilerplate:
+        result.boilerplate = store.boilerplate(v.boilerplate_min_titles, v.boilerplate_min_files)
+    mask = result.boilerplate.mask if result.boilerplate.hashes else None
+    verifier = Verifier(store.article, config.sketch, v, sentence_hashes, text=mask)
     matches = [m for a, b in pairs if (m := verifier.match(a, b)) is not None]
     match: Callable[[str, str], Match | None] = verifier.match
     edges: Iterable[Match] = matches
@@ -150,7 +185,14 @@ def scan(
         )
         edges = list(decisions.edges(matches, match, _has(store)))
         pinned = decisions.pinned
-    result.clusters = cluster_matches(edges, store.article, match, store.position, pinned)
+    result.clusters = cluster_matches(
+        edges,
+        store.article,
+        match,
+        store.position,
+        lambda a: verifier.features(a.id).words,
+        pinned,
+    )
     cluster_of = {m: c.id for c in result.clusters for m in c.members}
     # Every verified pair not inside one cluster is reported, in path order: `related`
     # pairs, and `near` pairs that the chain guard put in different clusters.
@@ -190,7 +232,9 @@ def scan_incremental(*args: Any, **kwargs: Any) -> Any:
 def _ordered(m: Match, position: Callable[[str], int]) -> Match:
     if position(m.a) <= position(m.b):
         return m
-    return Match(m.b, m.a, m.relation, m.scores, m.evidence)
+    flipped = {"contains": "contained_in", "contained_in": "contains"}
+    facts = tuple((kind, y, x) for kind, x, y in m.facts)
+    return Match(m.b, m.a, flipped.get(m.relation, m.relation), m.scores, m.evidence, facts)
 
 
 __all__ = ["ScanResult", "articles_of", "ingest", "ingest_text", "scan", "scan_incremental"]

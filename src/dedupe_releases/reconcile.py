@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dedupe_releases.boilerplate import Boilerplate
 from dedupe_releases.candidates import MAX_BUCKET_PAIRS, MAX_SENTENCE_ARTICLES, sentence_hashes
 from dedupe_releases.cluster import CLUSTER_RELATIONS, cluster_id, cluster_matches
 from dedupe_releases.config import Config
@@ -106,7 +107,9 @@ def reconcile(
         n_final = index.count_articles()
         n_before = n_final - len(added) + len(retiring)
         full = len(added) + len(retiring) > full_fraction * max(n_before, 1)
-        work = _Work(index, config, new_decisions, stop)
+        old_lines = index.boilerplate_hashes()
+        lines = _boilerplate(index, config, full, added, retiring, old_lines)
+        work = _Work(index, config, new_decisions, stop, Boilerplate(lines))
         result = Reconciled(generation, full, articles_added=len(added))
         result.articles_removed = len(retiring)
         if full:
@@ -123,10 +126,25 @@ def reconcile(
             if n % 256 == 0:
                 work.check_stop()
             m = work.verify(a, b)
-            index.put_relation(a, b, m)
+            index.put_relation(a, b, m, work.member(a).ref)
             if m is not None and m.relation in CLUSTER_RELATIONS:
                 seeds.update((a, b))
         result.relations_added = len(to_add)
+        if lines != old_lines:
+            # Lines became boilerplate or stopped being it: the verdicts of the articles that
+            # hold them (their masked texts changed) and their canonical choices may change.
+            index.replace_boilerplate(lines)
+            touched = index.articles_with_lines(lines ^ old_lines)
+            seeds |= touched
+            fresh = set(to_add)
+            for rid in sorted(touched):
+                work.check_stop()
+                for other, _relation in index.relations_of(rid):
+                    pair = (min(rid, other), max(rid, other))
+                    if pair not in fresh and other not in retiring:
+                        fresh.add(pair)
+                        m = work.verify(*pair)
+                        index.put_relation(*pair, m, work.member(pair[0]).ref)
         if decisions_changed:
             named = old_decisions.articles() | new_decisions.articles()
             seeds.update(index.rids_of_refs(named).values())
@@ -144,6 +162,34 @@ def reconcile(
     return result
 
 
+def _boilerplate(
+    index: Index,
+    config: Config,
+    full: bool,
+    added: list[int],
+    retiring: list[int],
+    old: frozenset[int],
+) -> frozenset[int]:
+    """The boilerplate lines of the final archive (``boilerplate.learn``'s rule).
+
+    A line's status can change only if an added or removed article holds it, so only those
+    lines are counted again (unless everything is recomputed anyway).
+    """
+    v = config.verify
+    if not v.mask_boilerplate:
+        return frozenset()
+    if full:
+        return index.learn_boilerplate(v.boilerplate_min_titles, v.boilerplate_min_files)
+    lines = set(old)
+    changed = {h for rid in (*added, *retiring) for h in index.line_keys(rid)}
+    for h in changed:
+        if index.is_boilerplate(h, v.boilerplate_min_titles, v.boilerplate_min_files):
+            lines.add(h)
+        else:
+            lines.discard(h)
+    return frozenset(lines)
+
+
 class _Work:
     """The state of one reconcile: caches of bucket facts, the verifier, the decisions."""
 
@@ -153,12 +199,16 @@ class _Work:
         config: Config,
         decisions: Decisions,
         stop: Callable[[], bool] | None,
+        boilerplate: Boilerplate,
     ) -> None:
         self.index = index
         self.config = config
         self.decisions = decisions
         self.stop = stop
-        self.verifier = Verifier(index.article, config.sketch, config.verify, sentence_hashes)
+        mask = boilerplate.mask if boilerplate.hashes else None
+        self.verifier = Verifier(
+            index.article, config.sketch, config.verify, sentence_hashes, text=mask
+        )
         self._members: dict[int, Member] = {}
         self._band_info: dict[int, tuple[int, int]] = {}
         self._sentence_size: dict[int, int] = {}
@@ -444,6 +494,7 @@ class _Work:
             index.article,
             match,
             index.position,
+            lambda a: self.verifier.features(a.id).words,
             self.decisions.pinned,
         )
         return self._assign(clusters, old, old_cluster_of, rid_of, removed, generation)

@@ -110,6 +110,12 @@ def _check(index: Index, deep: bool) -> list[Finding]:
     )
     if sentence_orphans:
         error(f"{sentence_orphans} sentence rows belong to articles that are gone")
+    line_rows = scalar("SELECT count(*) FROM lines")
+    expected_lines = scalar(
+        f"SELECT coalesce(sum(length(lines)), 0) / 8 FROM articles WHERE {live}"
+    )
+    if line_rows != expected_lines:
+        error(f"{line_rows} body-line rows, expected {expected_lines} from the articles")
     bad_relations = scalar(
         "SELECT count(*) FROM relations r JOIN articles x ON x.id = r.a JOIN articles y"
         " ON y.id = r.b WHERE x.state NOT IN ('active', 'retiring')"

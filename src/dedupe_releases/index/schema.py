@@ -58,6 +58,8 @@ _V1 = (
         sha256 TEXT,
         encoding TEXT,
         problem TEXT,
+        warnings TEXT NOT NULL DEFAULT '[]',
+        source_bytes BLOB,
         seen_ns INTEGER
     )""",
     """CREATE TABLE articles (
@@ -69,6 +71,7 @@ _V1 = (
         last_line INTEGER NOT NULL,
         kind TEXT,
         title TEXT NOT NULL,
+        title_hash INTEGER NOT NULL,
         body BLOB NOT NULL,
         content_hash TEXT NOT NULL,
         fixes TEXT NOT NULL,
@@ -77,6 +80,7 @@ _V1 = (
         shingles INTEGER NOT NULL CHECK (shingles >= 0),
         signature BLOB NOT NULL,
         sentences BLOB NOT NULL,
+        lines BLOB NOT NULL,
         state TEXT NOT NULL CHECK (state IN ('added', 'active', 'retiring', 'gone')),
         first_generation INTEGER,
         gone_generation INTEGER
@@ -96,14 +100,24 @@ _V1 = (
         article INTEGER NOT NULL REFERENCES articles(id),
         PRIMARY KEY (hash, article)
     ) WITHOUT ROWID""",
+    """CREATE TABLE lines (
+        hash INTEGER NOT NULL,
+        article INTEGER NOT NULL REFERENCES articles(id),
+        PRIMARY KEY (hash, article)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE boilerplate (
+        hash INTEGER PRIMARY KEY
+    )""",
     """CREATE TABLE relations (
         a INTEGER NOT NULL REFERENCES articles(id),
         b INTEGER NOT NULL REFERENCES articles(id),
-        relation TEXT NOT NULL CHECK (relation IN ('exact', 'near', 'related', 'none')),
+        relation TEXT NOT NULL CHECK (relation IN ('exact', 'near', 'contains', 'contained_in',
+            'related', 'template_sibling', 'none')),
         jaccard REAL,
         containment REAL,
         ratio REAL,
         evidence TEXT NOT NULL,
+        facts TEXT NOT NULL DEFAULT '[]',
         PRIMARY KEY (a, b),
         CHECK (a < b)
     ) WITHOUT ROWID""",

@@ -18,6 +18,7 @@ Formats, all documented and none of them pickle:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import struct
@@ -30,11 +31,21 @@ from typing import Any
 import numpy as np
 
 from dedupe_releases import __version__
+from dedupe_releases.boilerplate import Boilerplate, title_hash
 from dedupe_releases.candidates import MAX_BUCKET_PAIRS, MAX_SENTENCE_ARTICLES, MIN_SENTENCE_WORDS
 from dedupe_releases.config import Config
 from dedupe_releases.errors import IndexError_
 from dedupe_releases.index.schema import FINAL_STATES, SHOWN_STATES, connect, transaction
-from dedupe_releases.records import Article, Cluster, FileRecord, Fix, Match, Scores, Sketch
+from dedupe_releases.records import (
+    Article,
+    Cluster,
+    FileRecord,
+    Fix,
+    Match,
+    Problem,
+    Scores,
+    Sketch,
+)
 
 #: datasketch's scheme code for ``affine32`` in ``LeanMinHash.serialize``.
 AFFINE32_CODE = 1
@@ -71,45 +82,40 @@ def signed(keys: bytes) -> list[int]:
     return np.frombuffer(keys, dtype="<i8").tolist()  # type: ignore[no-any-return]
 
 
-#: The settings an index is built with: a run with other values would mix incomparable
-#: signatures, keys or verdicts. (setting, command-line option) pairs.
-SETTINGS: tuple[tuple[str, str], ...] = (
-    ("shingle_size", "--shingle-size"),
-    ("num_perm", "--num-perm"),
-    ("bands", "--bands"),
-    ("seed", "seed"),
-    ("max_article_chars", "max_article_chars"),
-    ("threshold", "--threshold"),
-    ("min_ratio", "--min-ratio"),
-    ("related_containment", "related_containment"),
-    ("min_shared_sentences", "min_shared_sentences"),
-    ("ftfy", "ftfy"),
-    ("strip_boilerplate", "strip_boilerplate"),
-    ("max_title_words", "max_title_words"),
-    ("max_bucket_pairs", "candidates.MAX_BUCKET_PAIRS"),
-    ("max_sentence_articles", "candidates.MAX_SENTENCE_ARTICLES"),
-    ("min_sentence_words", "candidates.MIN_SENTENCE_WORDS"),
-)
+def _signed1(value: int) -> int:
+    """One uint64 as the signed integer SQLite stores."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def unsigned(value: int) -> int:
+    """A stored signed integer back as the uint64 it stands for."""
+    return value + (1 << 64) if value < 0 else value
+
+
+#: Command-line names of the settings, for the message when a run asks for other values.
+OPTION_NAMES = {
+    "shingle_size": "--shingle-size",
+    "num_perm": "--num-perm",
+    "bands": "--bands",
+    "max_article_chars": "--max-article-chars",
+    "threshold": "--threshold",
+    "min_ratio": "--min-ratio",
+}
 
 
 def settings_of(config: Config) -> dict[str, Any]:
-    return {
-        "shingle_size": config.sketch.shingle_size,
-        "num_perm": config.sketch.num_perm,
-        "bands": config.sketch.bands,
-        "seed": config.sketch.seed,
-        "max_article_chars": config.sketch.max_article_chars,
-        "threshold": config.verify.threshold,
-        "min_ratio": config.verify.min_ratio,
-        "related_containment": config.verify.related_containment,
-        "min_shared_sentences": config.verify.min_shared_sentences,
-        "ftfy": config.fix.ftfy,
-        "strip_boilerplate": config.fix.strip_boilerplate,
-        "max_title_words": config.split.max_title_words,
-        "max_bucket_pairs": MAX_BUCKET_PAIRS,
-        "max_sentence_articles": MAX_SENTENCE_ARTICLES,
-        "min_sentence_words": MIN_SENTENCE_WORDS,
-    }
+    """The settings an index is built with: every field of the fix, split, sketch and verify
+    settings (a run with other values would mix incomparable signatures, keys or verdicts),
+    and the candidate search's limits."""
+    out: dict[str, Any] = {}
+    for part in (config.fix, config.split, config.sketch, config.verify):
+        out.update((f.name, getattr(part, f.name)) for f in dataclasses.fields(part))
+    out.update(
+        max_bucket_pairs=MAX_BUCKET_PAIRS,
+        max_sentence_articles=MAX_SENTENCE_ARTICLES,
+        min_sentence_words=MIN_SENTENCE_WORDS,
+    )
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +154,7 @@ class Member:
 
 _ARTICLE_COLUMNS = (
     "a.id, a.ref, f.path, a.ordinal, a.first_line, a.last_line, a.kind, a.title, a.body,"
-    " a.content_hash, a.fixes, a.title_repaired, a.truncated"
+    " a.content_hash, a.fixes, a.title_repaired, a.truncated, f.source_bytes"
 )
 _POSITION = "(f.rank << 32 | a.ordinal)"
 
@@ -219,12 +225,13 @@ class Index:
                 self.set_meta("settings", wanted)
                 self.set_meta("generation", 0)
             return
-        for key, option in SETTINGS:
-            if key in stored and stored[key] != wanted[key]:
+        for key in [*wanted, *(k for k in stored if k not in wanted)]:
+            if stored.get(key) != wanted.get(key):
+                option = OPTION_NAMES.get(key, key)
                 raise IndexError_(
-                    f"index {self.path} was built with {option} {stored[key]!r}; this run asks"
-                    f" for {wanted[key]!r}. Use the index's setting, or a new index for new"
-                    " settings"
+                    f"index {self.path} was built with {option} {stored.get(key)!r}; this run"
+                    f" asks for {wanted.get(key)!r}. Use the index's setting, or a new index for"
+                    " new settings"
                 )
 
     @property
@@ -239,7 +246,10 @@ class Index:
             rank = self.con.execute("SELECT coalesce(max(rank), -1) + 1 FROM files").fetchone()[0]
             file_id = self.upsert_file(record.source, rank, stat, seen_ns)
             self.insert_articles(file_id, record, record.articles)
-            self.set_file_content(file_id, record.sha256, record.encoding, None)
+            raw = record.articles[0].source_bytes if record.articles else None
+            self.set_file_content(
+                file_id, record.sha256, record.encoding, None, record.warnings, raw
+            )
 
     @property
     def files(self) -> int:
@@ -388,12 +398,26 @@ class Index:
         return int(row[0])
 
     def set_file_content(
-        self, file_id: int, sha256: str | None, encoding: str | None, problem: str | None
+        self,
+        file_id: int,
+        sha256: str | None,
+        encoding: str | None,
+        problem: str | None,
+        warnings: Sequence[str] = (),
+        source_bytes: bytes | None = None,
     ) -> None:
         """The file row's content fields: written last in a file's transaction."""
         self.con.execute(
-            "UPDATE files SET sha256 = ?, encoding = ?, problem = ? WHERE id = ?",
-            (sha256, encoding, problem, file_id),
+            "UPDATE files SET sha256 = ?, encoding = ?, problem = ?, warnings = ?,"
+            " source_bytes = ? WHERE id = ?",
+            (
+                sha256,
+                encoding,
+                problem,
+                json.dumps(list(warnings), allow_nan=False),
+                source_bytes,
+                file_id,
+            ),
         )
 
     def set_file_stat(self, file_id: int, stat: Stat, seen_ns: int) -> None:
@@ -405,7 +429,8 @@ class Index:
 
     def mark_file_gone(self, file_id: int) -> None:
         self.con.execute(
-            "UPDATE files SET state = 'gone', sha256 = NULL, problem = NULL WHERE id = ?",
+            "UPDATE files SET state = 'gone', sha256 = NULL, problem = NULL, warnings = '[]'"
+            " WHERE id = ?",
             (file_id,),
         )
 
@@ -442,9 +467,9 @@ class Index:
             sketch = sketches[article.id]
             rid = self.con.execute(
                 "INSERT INTO articles (ref, file, ordinal, first_line, last_line, kind, title,"
-                " body, content_hash, fixes, title_repaired, truncated, shingles, signature,"
-                " sentences, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'added')"
-                " RETURNING id",
+                " title_hash, body, content_hash, fixes, title_repaired, truncated, shingles,"
+                " signature, sentences, lines, state)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'added') RETURNING id",
                 (
                     article.id,
                     file_id,
@@ -453,14 +478,16 @@ class Index:
                     article.lines[1],
                     article.kind,
                     article.title,
+                    _signed1(title_hash(article.title)),
                     zlib.compress(article.body.encode("utf-8"), 6),
                     article.content_hash,
-                    json.dumps([[f.rule, f.count] for f in article.fixes]),
+                    json.dumps([[f.rule, f.count] for f in article.fixes], allow_nan=False),
                     int(article.title_repaired),
                     int(article.truncated),
                     sketch.shingles,
                     signature_blob(sketch, seed),
                     sketch.sentences,
+                    sketch.lines,
                 ),
             ).fetchone()[0]
             self.con.executemany(
@@ -470,6 +497,10 @@ class Index:
             self.con.executemany(
                 "INSERT OR IGNORE INTO sentences (hash, article) VALUES (?, ?)",
                 ((h, rid) for h in signed(sketch.sentences)),
+            )
+            self.con.executemany(
+                "INSERT OR IGNORE INTO lines (hash, article) VALUES (?, ?)",
+                ((h, rid) for h in signed(sketch.lines)),
             )
 
     def update_lines(self, rid: int, lines: tuple[int, int]) -> None:
@@ -488,7 +519,7 @@ class Index:
 
     def _delete_keys(self, rid: int) -> None:
         row = self.con.execute(
-            "SELECT shingles, signature, sentences FROM articles WHERE id = ?", (rid,)
+            "SELECT shingles, signature, sentences, lines FROM articles WHERE id = ?", (rid,)
         ).fetchone()
         if row is None:
             return
@@ -504,6 +535,9 @@ class Index:
         self.con.executemany(
             "DELETE FROM sentences WHERE hash = ? AND article = ?",
             ((h, rid) for h in signed(row[2])),
+        )
+        self.con.executemany(
+            "DELETE FROM lines WHERE hash = ? AND article = ?", ((h, rid) for h in signed(row[3]))
         )
 
     def pending(self) -> tuple[list[int], list[int]]:
@@ -674,11 +708,16 @@ class Index:
             for a, b, r in self.con.execute("SELECT a, b, relation FROM relations")
         }
 
-    def put_relation(self, a: int, b: int, match: Match | None) -> None:
+    def put_relation(self, a: int, b: int, match: Match | None, ref_a: str) -> None:
+        """Store a verdict of articles ``a`` (whose id is ``ref_a``) and ``b``, oriented by
+        row id (``contains`` means the smaller row id holds the other)."""
+        if match is not None and match.a != ref_a:
+            match = flipped(match)
         if b < a:
             a, b = b, a
+            match = flipped(match) if match is not None else None
         if match is None:
-            values: tuple[Any, ...] = ("none", None, None, None, "[]")
+            values: tuple[Any, ...] = ("none", None, None, None, "[]", "[]")
         else:
             s = match.scores
             values = (
@@ -686,11 +725,13 @@ class Index:
                 s.jaccard,
                 s.containment,
                 s.ratio,
-                json.dumps(list(match.evidence)),
+                json.dumps(list(match.evidence), allow_nan=False),
+                json.dumps([list(f) for f in match.facts], allow_nan=False),
             )
         self.con.execute(
-            "INSERT INTO relations (a, b, relation, jaccard, containment, ratio, evidence)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO relations"
+            " (a, b, relation, jaccard, containment, ratio, evidence, facts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (a, b, *values),
         )
 
@@ -703,9 +744,9 @@ class Index:
         """The stored ``Match`` of a pair (oriented by ref as ``Verifier.match`` does)."""
         lo, hi = (a, b) if a < b else (b, a)
         row = self.con.execute(
-            "SELECT r.relation, r.jaccard, r.containment, r.ratio, r.evidence, x.ref, y.ref"
-            " FROM relations r JOIN articles x ON x.id = r.a JOIN articles y ON y.id = r.b"
-            " WHERE r.a = ? AND r.b = ?",
+            "SELECT r.relation, r.jaccard, r.containment, r.ratio, r.evidence, x.ref, y.ref,"
+            " r.facts FROM relations r JOIN articles x ON x.id = r.a JOIN articles y"
+            " ON y.id = r.b WHERE r.a = ? AND r.b = ?",
             (lo, hi),
         ).fetchone()
         if row is None or row[0] == "none":
@@ -773,7 +814,12 @@ class Index:
         members = sorted(
             (rid_of[m], cluster.similarity[m], decided.get(m)) for m in cluster.members
         )
-        return (rid_of[cluster.canonical], runner, json.dumps(list(cluster.reasons)), members)
+        return (
+            rid_of[cluster.canonical],
+            runner,
+            json.dumps(list(cluster.reasons), allow_nan=False),
+            members,
+        )
 
     def write_cluster(
         self,
@@ -784,7 +830,7 @@ class Index:
         created: int | None,
     ) -> None:
         """Insert a cluster (``created`` None) or replace an existing one's content."""
-        reasons = json.dumps(list(cluster.reasons))
+        reasons = json.dumps(list(cluster.reasons), allow_nan=False)
         runner = rid_of[cluster.runner_up] if cluster.runner_up else None
         if created is None:
             self.con.execute(
@@ -857,7 +903,7 @@ class Index:
                     pid,
                     __version__,
                     json.dumps(parameters, sort_keys=True, allow_nan=False),
-                    json.dumps(roots),
+                    json.dumps(roots, allow_nan=False),
                 ),
             ).fetchone()
         return int(row[0])
@@ -867,7 +913,7 @@ class Index:
     ) -> None:
         self.con.execute(
             "UPDATE runs SET status = ?, ended = ?, counts = ?, generation = ? WHERE id = ?",
-            (status, ended, json.dumps(counts, sort_keys=True), generation, run),
+            (status, ended, json.dumps(counts, sort_keys=True, allow_nan=False), generation, run),
         )
 
     def add_events(self, generation: int, events: Sequence[dict[str, Any]]) -> None:
@@ -952,30 +998,113 @@ class Index:
         """Every verified pair (not ``none``) with the positions of its ``a`` and ``b``."""
         for row in self.con.execute(
             "SELECT r.relation, r.jaccard, r.containment, r.ratio, r.evidence, x.ref, y.ref,"
-            " (fx.rank << 32 | x.ordinal), (fy.rank << 32 | y.ordinal) FROM relations r"
+            " r.facts, (fx.rank << 32 | x.ordinal), (fy.rank << 32 | y.ordinal) FROM relations r"
             " JOIN articles x ON x.id = r.a JOIN files fx ON fx.id = x.file"
             " JOIN articles y ON y.id = r.b JOIN files fy ON fy.id = y.file"
             " WHERE r.relation != 'none'"
         ):
-            m = _match(row[:7])
-            pa, pb = int(row[7]), int(row[8])
+            m = _match(row[:8])
+            pa, pb = int(row[8]), int(row[9])
             yield (m, pa, pb) if m.a == row[5] else (m, pb, pa)
 
-    def stored_problems(self) -> list[tuple[str, str]]:
-        """``(path, reason)`` of present files whose content could not be used."""
+    def stored_problems(self) -> list[Problem]:
+        """What the last reads of present files found: skip reasons and warnings, in order."""
+        out: list[Problem] = []
+        for path, problem, warnings, raw in self.con.execute(
+            "SELECT path, problem, warnings, source_bytes FROM files WHERE state = 'present'"
+            " AND (problem IS NOT NULL OR warnings != '[]') ORDER BY rank"
+        ):
+            out.extend(self._problems(str(path), problem, warnings, raw))
+        return out
+
+    def file_problems(self, path: str) -> list[Problem]:
+        row = self.con.execute(
+            "SELECT problem, warnings, source_bytes FROM files WHERE path = ?", (path,)
+        ).fetchone()
+        return [] if row is None else self._problems(path, *row)
+
+    @staticmethod
+    def _problems(path: str, problem: Any, warnings: Any, raw: Any) -> list[Problem]:
+        source_bytes = None if raw is None else bytes(raw)
+        if problem is not None:
+            return [Problem(path, str(problem), source_bytes=source_bytes)]
         return [
-            (str(p), str(r))
-            for p, r in self.con.execute(
-                "SELECT path, problem FROM files WHERE state = 'present' AND problem IS NOT NULL"
-                " ORDER BY rank"
-            )
+            Problem(path, str(w), kind="warning", source_bytes=source_bytes)
+            for w in json.loads(warnings)
         ]
+
+    # -- boilerplate -----------------------------------------------------------------------
+
+    def boilerplate_hashes(self) -> frozenset[int]:
+        """The learned boilerplate lines as of the last finished run (uint64 hashes)."""
+        return frozenset(unsigned(h) for (h,) in self.con.execute("SELECT hash FROM boilerplate"))
+
+    def replace_boilerplate(self, hashes: Iterable[int]) -> None:
+        self.con.execute("DELETE FROM boilerplate")
+        self.con.executemany(
+            "INSERT INTO boilerplate (hash) VALUES (?)", ((_signed1(h),) for h in hashes)
+        )
+
+    def is_boilerplate(self, line: int, min_titles: int, min_files: int) -> bool:
+        """Would ``boilerplate.learn`` call this line boilerplate in the archive in view?"""
+        titles, files = self.con.execute(
+            "SELECT count(DISTINCT a.title_hash), count(DISTINCT a.file) FROM lines l"
+            f" JOIN articles a ON a.id = l.article WHERE l.hash = ? AND a.state IN {self._view}",
+            (_signed1(line),),
+        ).fetchone()
+        return int(titles) >= min_titles and int(files) >= min_files
+
+    def learn_boilerplate(self, min_titles: int, min_files: int) -> frozenset[int]:
+        """``boilerplate.learn`` over every article in view, in one SQL pass."""
+        return frozenset(
+            unsigned(h)
+            for (h,) in self.con.execute(
+                "SELECT l.hash FROM lines l JOIN articles a ON a.id = l.article"
+                f" WHERE a.state IN {self._view} GROUP BY l.hash"
+                " HAVING count(DISTINCT a.title_hash) >= ? AND count(DISTINCT a.file) >= ?",
+                (min_titles, min_files),
+            )
+        )
+
+    def articles_with_lines(self, hashes: Iterable[int]) -> set[int]:
+        out: set[int] = set()
+        for h in hashes:
+            out.update(
+                int(r)
+                for (r,) in self.con.execute(
+                    "SELECT l.article FROM lines l JOIN articles a ON a.id = l.article"
+                    f" WHERE l.hash = ? AND a.state IN {self._view}",
+                    (_signed1(h),),
+                )
+            )
+        return out
+
+    def line_keys(self, rid: int) -> list[int]:
+        row = self.con.execute("SELECT lines FROM articles WHERE id = ?", (rid,)).fetchone()
+        return [] if row is None else [unsigned(h) for h in signed(row[0])]
+
+    def masked_lines(self, hashes: frozenset[int]) -> int:
+        """Line occurrences (distinct per article) of ``hashes`` in the archive in view."""
+        total = 0
+        for h in hashes:
+            total += self.con.execute(
+                "SELECT count(*) FROM lines l JOIN articles a ON a.id = l.article"
+                f" WHERE l.hash = ? AND a.state IN {self._view}",
+                (_signed1(h),),
+            ).fetchone()[0]
+        return int(total)
+
+    def boilerplate(self, min_titles: int, min_files: int) -> Boilerplate:
+        """The seam of ``MemoryStore.boilerplate``: learned from every article in view."""
+        hashes = self.learn_boilerplate(min_titles, min_files)
+        return Boilerplate(hashes, self.masked_lines(hashes))
 
 
 def _article(row: Sequence[Any]) -> Article:
     (_rid, ref, source, ordinal, first, last, kind, title, body, content, fixes, repaired, cut) = (
-        row
+        row[:13]
     )
+    raw = row[13]
     return Article(
         id=ref,
         source=source,
@@ -988,18 +1117,26 @@ def _article(row: Sequence[Any]) -> Article:
         fixes=tuple(Fix(str(rule), int(count)) for rule, count in json.loads(fixes)),
         title_repaired=bool(repaired),
         truncated=bool(cut),
+        source_bytes=None if raw is None else bytes(raw),
     )
 
 
+def flipped(m: Match) -> Match:
+    """The same verdict seen from the other article."""
+    relation = {"contains": "contained_in", "contained_in": "contains"}.get(m.relation, m.relation)
+    facts = tuple((kind, y, x) for kind, x, y in m.facts)
+    return Match(m.b, m.a, relation, m.scores, m.evidence, facts)
+
+
 def _match(row: Sequence[Any]) -> Match:
-    relation, jaccard, containment, ratio, evidence, a, b = row
-    # Verifier.match orders a pair by article id; keep that orientation.
-    if b < a:
-        a, b = b, a
-    return Match(
+    """A stored relation, oriented as ``Verifier.match`` returns it (by article id)."""
+    relation, jaccard, containment, ratio, evidence, a, b, facts = row
+    m = Match(
         str(a),
         str(b),
         str(relation),
         Scores(float(jaccard), float(containment), float(ratio)),
         tuple(json.loads(evidence)),
+        tuple((str(k), str(x), str(y)) for k, x, y in json.loads(facts)),
     )
+    return flipped(m) if m.b < m.a else m
