@@ -8,80 +8,78 @@ same keys can live in an index table. Never decides whether a pair is a duplicat
 
 from __future__ import annotations
 
-import hashlib
-import re
+from array import array
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from dedupe_releases.sketch import U64, tokens
-
-_SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
+from dedupe_releases.sketch import MIN_SENTENCE_WORDS, U64, sentence_hashes
 
 #: A bucket holding more articles than this is linked as a star (each to its first member)
 #: rather than all pairs: 1,000 copies of one release would otherwise be 499,500 pairs.
 MAX_BUCKET_PAIRS = 64
 #: A sentence found in more articles than this is boilerplate, not a shared quote.
 MAX_SENTENCE_ARTICLES = 20
-#: Shortest sentence, in words, that counts as a shared passage.
-MIN_SENTENCE_WORDS = 8
 
-
-def sentence_hashes(text: str) -> U64:
-    """64-bit hashes of the distinct long sentences of a text (quotes, passages).
-
-    >>> len(sentence_hashes("Too short. " + "This sentence has more than eight words in it. " * 2))
-    1
-    """
-    out = set()
-    for sentence in _SENTENCE.split(text):
-        words = tokens(sentence)
-        if len(words) < MIN_SENTENCE_WORDS:
-            continue
-        digest = hashlib.blake2b(" ".join(words).encode(), digest_size=8).digest()
-        out.add(int.from_bytes(digest, "little"))
-    return np.array(sorted(out), dtype=np.uint64)
+__all__ = ["MIN_SENTENCE_WORDS", "CandidateIndex", "sentence_hashes"]
 
 
 class CandidateIndex:
     """Collects band keys and sentence hashes per article, then yields candidate pairs.
 
     Articles are numbered in the order they are added; pairs are ``(i, j)`` with ``i < j``.
+    Keys live in flat growable arrays (8 bytes per key, 4 per owner, no object per article),
+    and are grouped one slice of the key space at a time, so the sort's temporaries stay a
+    small fraction of the keys themselves.
     """
 
     def __init__(self) -> None:
-        self._keys: list[U64] = []
-        self._sentences: list[U64] = []
-        self._sentence_owner: list[npt.NDArray[np.uint32]] = []
+        self._keys = array("Q")
+        self._key_owner = array("I")
+        self._sentences = array("Q")
+        self._sentence_owner = array("I")
         self.count = 0
 
     def add(self, bands: U64, sentences: U64) -> int:
         """Add one article's band keys and sentence hashes; returns its number."""
         number = self.count
-        self.count += 1
-        self._keys.append(bands)
-        if len(sentences):
-            self._sentences.append(sentences)
-            self._sentence_owner.append(np.full(len(sentences), number, dtype=np.uint32))
+        self.add_batch(bands, np.array([len(bands)]), sentences, np.array([len(sentences)]))
         return number
+
+    def add_batch(
+        self,
+        bands: U64,
+        band_counts: npt.NDArray[np.int64],
+        sentences: U64,
+        sentence_counts: npt.NDArray[np.int64],
+    ) -> int:
+        """Add consecutive articles' keys, given flat and with a count per article.
+
+        Returns the number of the first one.
+        """
+        first = self.count
+        n = len(band_counts)
+        numbers = np.arange(first, first + n, dtype=np.uint32)
+        self._keys.frombytes(np.ascontiguousarray(bands, dtype=np.uint64).tobytes())
+        self._key_owner.frombytes(np.repeat(numbers, band_counts).tobytes())
+        self._sentences.frombytes(np.ascontiguousarray(sentences, dtype=np.uint64).tobytes())
+        self._sentence_owner.frombytes(np.repeat(numbers, sentence_counts).tobytes())
+        self.count += n
+        return first
 
     def lsh_pairs(self) -> Iterator[tuple[int, int]]:
         """Pairs of articles that share at least one band key."""
-        if not self._keys:
-            return
-        lengths = np.array([len(k) for k in self._keys])
-        keys = np.concatenate(self._keys) if lengths.sum() else np.zeros(0, np.uint64)
-        owners = np.repeat(np.arange(len(self._keys), dtype=np.uint32), lengths)
-        yield from _bucket_pairs(keys, owners, MAX_BUCKET_PAIRS, None)
+        yield from _bucket_pairs(
+            _view(self._keys, np.uint64), _view(self._key_owner, np.uint32), MAX_BUCKET_PAIRS, None
+        )
 
     def sentence_pairs(self, min_shared: int) -> Iterator[tuple[int, int]]:
         """Pairs of articles sharing at least ``min_shared`` distinct long sentences."""
-        if not self._sentences:
-            return
-        keys = np.concatenate(self._sentences)
-        owners = np.concatenate(self._sentence_owner)
+        keys = _view(self._sentences, np.uint64)
+        owners = _view(self._sentence_owner, np.uint32)
         shared: Counter[tuple[int, int]] = Counter(
             _bucket_pairs(keys, owners, None, MAX_SENTENCE_ARTICLES)
         )
@@ -90,10 +88,31 @@ class CandidateIndex:
                 yield pair
 
 
+def _view(values: array[int], dtype: type[np.generic]) -> npt.NDArray[Any]:
+    if not len(values):
+        return np.zeros(0, dtype=dtype)
+    return np.frombuffer(values, dtype=dtype)
+
+
+#: Keys are grouped in this many slices of the key space (by their top bits).
+_SLICES = 16
+
+
 def _bucket_pairs(
     keys: U64, owners: npt.NDArray[np.uint32], star_above: int | None, skip_above: int | None
 ) -> Iterator[tuple[int, int]]:
     """Pairs of owners with equal keys (each pair once per shared key)."""
+    if len(keys) == 0:
+        return
+    top = (keys >> np.uint64(60)).astype(np.uint8)
+    for part in range(_SLICES):
+        mask = top == part
+        yield from _slice_pairs(keys[mask], owners[mask], star_above, skip_above)
+
+
+def _slice_pairs(
+    keys: U64, owners: npt.NDArray[np.uint32], star_above: int | None, skip_above: int | None
+) -> Iterator[tuple[int, int]]:
     if len(keys) == 0:
         return
     order = np.lexsort((owners, keys))

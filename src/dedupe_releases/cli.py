@@ -211,6 +211,13 @@ def cli() -> None:
     is_flag=True,
     help="No progress bar and no warnings on stderr (skipped files stay in the output).",
 )
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Worker processes for reading and hashing [default: every core]. Same result for any.",
+)
 def scan(
     paths: tuple[Path, ...],
     threshold: float,
@@ -226,6 +233,7 @@ def scan(
     fmt: str,
     output: Path | None,
     quiet: bool,
+    jobs: int | None,
 ) -> None:
     """Find near-duplicate articles in PATHS (files or folders, read recursively).
 
@@ -262,7 +270,7 @@ def scan(
     )
     fmt = _formats(fmt, output)
     with _handled(), _progress(quiet) as on_file:
-        result = run_scan(paths, config, on_file=on_file)
+        result = run_scan(paths, config, on_file=on_file, jobs=jobs)
     if not quiet:
         for problem in result.problems:
             warn(f"{problem.source}: {problem.reason}")
@@ -355,7 +363,11 @@ def normalize(file: Path) -> None:
         head = f"{article.kind}: {article.title}" if article.kind else article.title
         parts.append(f"{head}\n\n{article.body}" if article.body else head)
     data = ("\n\n".join(parts) + "\n").encode() if parts else b""
-    _write_stdout(lambda fh: None if fh.write(data) else None)
+
+    def write(fh: BinaryIO) -> None:
+        fh.write(data)
+
+    _write_stdout(write)
 
 
 @cli.command(name="split", epilog=EXIT_CODES_HELP)

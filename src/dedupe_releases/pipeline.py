@@ -2,23 +2,27 @@
 
 ``scan(paths, config)`` streams files through read -> fix -> split -> sketch, collects the
 candidate keys, then verifies candidates, clusters and picks canonicals. Everything before
-the candidate barrier is a generator over files; the barrier keeps ids, band keys and
-sentence hashes (and, for now, the articles themselves, for verification and output).
+the candidate barrier runs file by file in a pool of worker processes (``parallel``), results
+taken in path order; the barrier keeps ids, band keys and sentence hashes, and the article
+texts go to a temporary file (``spill.SpillStore``) that verification and output read back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from dedupe_releases.candidates import sentence_hashes
 from dedupe_releases.cluster import CLUSTER_RELATIONS, cluster_matches
 from dedupe_releases.config import Config
 from dedupe_releases.fix import fix_source, strip_boilerplate
+from dedupe_releases.parallel import default_jobs, ordered_map
 from dedupe_releases.read import SkipFile, read_source, walk
 from dedupe_releases.records import Article, Cluster, FileRecord, Match, Problem, SourceText
-from dedupe_releases.sketch import sketch_article
+from dedupe_releases.sketch import sketch_article, sketch_texts
+from dedupe_releases.spill import PackedFile, SpillStore, pack_file
 from dedupe_releases.split import split_text
 from dedupe_releases.store import MemoryStore
 from dedupe_releases.verify import Verifier
@@ -29,7 +33,7 @@ class ScanResult:
     """Everything a scan found, in a deterministic order."""
 
     config: Config
-    store: MemoryStore
+    store: MemoryStore | SpillStore
     clusters: list[Cluster] = field(default_factory=list)
     related: list[Match] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -69,6 +73,23 @@ def ingest(path: Path, source: str, config: Config) -> FileRecord | Problem:
     articles = articles_of(text, config)
     sketches = tuple(sketch_article(a, config.sketch, sentence_hashes) for a in articles)
     return FileRecord(text.source, text.sha256, text.size, text.encoding, tuple(articles), sketches)
+
+
+def ingest_packed(item: tuple[Path, str] | Problem, config: Config) -> PackedFile | Problem:
+    """Read, fix, split and sketch one file into a ``PackedFile`` (what a worker returns)."""
+    if isinstance(item, Problem):
+        return item
+    path, source = item
+    try:
+        text = read_source(path, source, config.read)
+    except SkipFile as exc:
+        return Problem(source, f"skipped: {exc}")
+    except OSError as exc:
+        from dedupe_releases.read import _os_reason
+
+        return Problem(source, _os_reason(exc))
+    articles = articles_of(text, config)
+    return pack_file(text.source, articles, sketch_texts([a.text for a in articles], config.sketch))
 
 
 def ingest_all(
@@ -111,16 +132,25 @@ def scan(
     paths: Iterable[Path | str],
     config: Config | None = None,
     on_file: Callable[[str], None] | None = None,
+    jobs: int | None = None,
 ) -> ScanResult:
-    """Find near-duplicate articles under ``paths`` (files or folders)."""
+    """Find near-duplicate articles under ``paths`` (files or folders).
+
+    ``jobs`` worker processes read, fix, split and sketch the files (default: every core);
+    the result is the same for any number.
+    """
     config = config or Config()
-    store = MemoryStore()
+    store = SpillStore()
     result = ScanResult(config, store)
-    for item in ingest_all([Path(p) for p in paths], config, on_file):
+    work = partial(ingest_packed, config=config)
+    items = walk([Path(p) for p in paths], config.read)
+    for item in ordered_map(work, items, jobs or default_jobs()):
         if isinstance(item, Problem):
             result.problems.append(item)
         else:
-            store.add(item)
+            store.add_packed(item)
+        if on_file is not None:
+            on_file(item.source)
     pairs = store.candidate_pairs(config.verify.min_shared_sentences)
     result.candidates = len(pairs)
     verifier = Verifier(store.article, config.sketch, config.verify, sentence_hashes)
@@ -150,4 +180,4 @@ def _ordered(m: Match, position: Callable[[str], int]) -> Match:
     return Match(m.b, m.a, m.relation, m.scores, m.evidence)
 
 
-__all__ = ["ScanResult", "articles_of", "ingest", "scan"]
+__all__ = ["ScanResult", "articles_of", "ingest", "ingest_packed", "scan"]

@@ -1,0 +1,264 @@
+"""A scan's store with bounded memory: article texts spilled to a temporary file.
+
+Workers turn each file's articles into a ``PackedFile``: candidate keys as flat arrays and
+each article as one binary record (its fixed text and what canonical choice needs). The
+``SpillStore`` appends the records to an anonymous temporary file and keeps, per article,
+only its offset, size and a 64-bit content-hash key (20 bytes), plus the candidate keys;
+``article(id)`` reads a record back through a small LRU cache. Memory therefore grows with
+the number of articles, never with the amount of text. The file is our own scratch space for
+one process: it is never read by anything else and disappears when the scan ends. It takes
+about as much disk as the text scanned (records are not compressed: zlib would cost more
+time than every other step of a record's life).
+Same methods as ``MemoryStore``. Never decides anything.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+from array import array
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from dedupe_releases.candidates import CandidateIndex
+from dedupe_releases.records import Article, FileRecord, Fix
+from dedupe_releases.sketch import U64, SketchBatch
+
+I64 = npt.NDArray[np.int64]
+
+# first line, last line, flags, then the byte lengths of kind, fixes, title and body.
+_HEAD = struct.Struct("<IIBHHII")
+_NO_KIND, _TITLE_REPAIRED, _TRUNCATED = 1, 2, 4
+_UTF8 = "utf-8"
+_ERRORS = "surrogatepass"  # lossless for any str
+
+
+def pack_article(article: Article) -> bytes:
+    """One article as a binary record (see ``unpack_article``).
+
+    >>> a = Article("f#1", "f", 1, (2, 9), "Speech", "T", "Body", "ab" * 32, (Fix("ftfy", 2),))
+    >>> unpack_article(pack_article(a), "f", 1) == a
+    True
+    """
+    kind = (article.kind or "").encode(_UTF8, _ERRORS)
+    fixes = ";".join(f"{f.rule}={f.count}" for f in article.fixes).encode(_UTF8, _ERRORS)
+    title = article.title.encode(_UTF8, _ERRORS)
+    body = article.body.encode(_UTF8, _ERRORS)
+    flags = (
+        (_NO_KIND if article.kind is None else 0)
+        | (_TITLE_REPAIRED if article.title_repaired else 0)
+        | (_TRUNCATED if article.truncated else 0)
+    )
+    head = _HEAD.pack(
+        article.lines[0], article.lines[1], flags, len(kind), len(fixes), len(title), len(body)
+    )
+    digest = bytes.fromhex(article.content_hash)
+    return b"".join((head, bytes([len(digest)]), digest, kind, fixes, title, body))
+
+
+def unpack_article(record: bytes, source: str, ordinal: int) -> Article:
+    """The ``Article`` a record was packed from (its id is ``source#ordinal``)."""
+    data = record
+    first, last, flags, n_kind, n_fixes, n_title, n_body = _HEAD.unpack_from(data)
+    pos = _HEAD.size
+    n_digest = data[pos]
+    pos += 1
+    digest = data[pos : pos + n_digest].hex()
+    pos += n_digest
+    fields = []
+    for n in (n_kind, n_fixes, n_title, n_body):
+        fields.append(data[pos : pos + n].decode(_UTF8, _ERRORS))
+        pos += n
+    kind, fixes, title, body = fields
+    parsed = tuple(
+        Fix(rule, int(count))
+        for rule, _, count in (item.rpartition("=") for item in fixes.split(";") if item)
+    )
+    return Article(
+        id=f"{source}#{ordinal}",
+        source=source,
+        ordinal=ordinal,
+        lines=(first, last),
+        kind=None if flags & _NO_KIND else kind,
+        title=title,
+        body=body,
+        content_hash=digest,
+        fixes=parsed,
+        title_repaired=bool(flags & _TITLE_REPAIRED),
+        truncated=bool(flags & _TRUNCATED),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PackedFile:
+    """What one input file adds to a scan, compact enough to pass between processes."""
+
+    source: str
+    records: bytes  # every article's ``pack_article`` record, one after another
+    record_sizes: npt.NDArray[np.uint32]  # (n,) byte size of each record
+    hash_keys: U64  # (n,) the first 8 bytes of each article's content hash
+    bands: U64  # band keys, flat: ``band_counts[i]`` of them for article i
+    band_counts: I64
+    sentences: U64  # long-sentence hashes, flat, ``sentence_counts[i]`` for article i
+    sentence_counts: I64
+
+    @property
+    def articles(self) -> int:
+        return len(self.record_sizes)
+
+
+def pack_file(source: str, articles: Sequence[Article], batch: SketchBatch) -> PackedFile:
+    """A file's articles and their sketches (``sketch.sketch_texts`` of their texts)."""
+    records = [pack_article(a) for a in articles]
+    shingled = batch.shingled
+    return PackedFile(
+        source=source,
+        records=b"".join(records),
+        record_sizes=np.array([len(r) for r in records], dtype=np.uint32),
+        hash_keys=np.array([int(a.content_hash[:16], 16) for a in articles], dtype=np.uint64),
+        bands=batch.band_keys[shingled].reshape(-1),
+        band_counts=np.where(shingled, batch.band_keys.shape[1], 0).astype(np.int64),
+        sentences=batch.sentences,
+        sentence_counts=batch.sentence_counts,
+    )
+
+
+def pack_record(record: FileRecord) -> PackedFile:
+    """A ``FileRecord`` (articles with ``Sketch`` objects) as a ``PackedFile``."""
+    bands = [np.frombuffer(s.bands, dtype="<u8") for s in record.sketches]
+    sentences = [np.frombuffer(s.sentences, dtype="<u8") for s in record.sketches]
+    records = [pack_article(a) for a in record.articles]
+    return PackedFile(
+        source=record.source,
+        records=b"".join(records),
+        record_sizes=np.array([len(r) for r in records], dtype=np.uint32),
+        hash_keys=np.array(
+            [int(a.content_hash[:16], 16) for a in record.articles], dtype=np.uint64
+        ),
+        bands=_concat(bands),
+        band_counts=np.array([len(b) for b in bands], dtype=np.int64),
+        sentences=_concat(sentences),
+        sentence_counts=np.array([len(s) for s in sentences], dtype=np.int64),
+    )
+
+
+def _concat(parts: list[npt.NDArray[np.uint64]]) -> U64:
+    if not parts:
+        return np.zeros(0, dtype=np.uint64)
+    return np.concatenate(parts).astype(np.uint64)
+
+
+class SpillStore:
+    """Articles and candidate keys of one scan, texts on disk, in path order."""
+
+    def __init__(self, cache_size: int = 2048, folder: str | None = None) -> None:
+        # Lives as long as the store (closed by `close` or when the store is collected).
+        self._file = tempfile.TemporaryFile(prefix="dedupe-releases-", dir=folder)  # noqa: SIM115
+        self._written = 0
+        self._flushed = True
+        self._offsets = array("Q")
+        self._sizes = array("I")
+        self._hash_keys = array("Q")
+        self._sources: list[str] = []
+        self._file_first = array("Q")  # first article number of each file
+        self._file_count = array("I")
+        self._file_of: dict[str, int] = {}
+        self._candidates = CandidateIndex()
+        self._cache: OrderedDict[int, Article] = OrderedDict()
+        self._cache_size = cache_size
+        self.files = 0
+
+    def add(self, record: FileRecord) -> None:
+        """Add one file's articles and sketches (in path order)."""
+        self.add_packed(pack_record(record))
+
+    def add_packed(self, packed: PackedFile) -> None:
+        """Add one file's packed articles (in path order)."""
+        first = len(self._sizes)
+        self._file_of[packed.source] = len(self._sources)
+        self._sources.append(packed.source)
+        self._file_first.append(first)
+        self._file_count.append(packed.articles)
+        self.files += 1
+        if packed.articles == 0:
+            return
+        sizes = packed.record_sizes.astype(np.uint64)
+        offsets = self._written + np.cumsum(sizes) - sizes
+        self._file.write(packed.records)
+        self._written += len(packed.records)
+        self._flushed = False
+        self._offsets.frombytes(offsets.astype(np.uint64).tobytes())
+        self._sizes.frombytes(packed.record_sizes.astype(np.uint32).tobytes())
+        self._hash_keys.frombytes(packed.hash_keys.astype(np.uint64).tobytes())
+        self._candidates.add_batch(
+            packed.bands, packed.band_counts, packed.sentences, packed.sentence_counts
+        )
+
+    def __len__(self) -> int:
+        return len(self._sizes)
+
+    def __iter__(self) -> Iterator[Article]:
+        for number in range(len(self)):
+            yield self._load(number)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def position(self, article_id: str) -> int:
+        source, _, ordinal = article_id.rpartition("#")
+        index = self._file_of[source]
+        n = int(ordinal) if ordinal.isdigit() else 0
+        if not 1 <= n <= self._file_count[index]:
+            raise KeyError(article_id)
+        return int(self._file_first[index]) + n - 1
+
+    def article(self, article_id: str) -> Article:
+        return self._load(self.position(article_id))
+
+    def _load(self, number: int) -> Article:
+        hit = self._cache.get(number)
+        if hit is not None:
+            self._cache.move_to_end(number)
+            return hit
+        if not self._flushed:
+            self._file.flush()
+            self._flushed = True
+        record = os.pread(self._file.fileno(), self._sizes[number], self._offsets[number])
+        index = int(np.searchsorted(np.frombuffer(self._file_first, np.uint64), number, "right"))
+        first = self._file_first[index - 1]
+        article = unpack_article(record, self._sources[index - 1], number - first + 1)
+        self._cache[number] = article
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return article
+
+    def candidate_pairs(self, min_shared_sentences: int) -> list[tuple[str, str]]:
+        """Pairs to verify, in path order: shared band, shared sentences, or same text."""
+        pairs: set[tuple[int, int]] = set(self._candidates.lsh_pairs())
+        pairs.update(self._candidates.sentence_pairs(min_shared_sentences))
+        pairs.update(self._same_hash_pairs())
+        return [(self._id(i), self._id(j)) for i, j in sorted(pairs)]
+
+    def _same_hash_pairs(self) -> Iterator[tuple[int, int]]:
+        """Exact copies (by content-hash key), even when too short to sketch: first to each."""
+        if not len(self._hash_keys):
+            return
+        keys = np.frombuffer(self._hash_keys, dtype=np.uint64)
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        ends = np.r_[starts[1:], len(ordered)]
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+            if e - s > 1:
+                first = int(order[s])
+                for other in order[s + 1 : e].tolist():
+                    yield first, other
+
+    def _id(self, number: int) -> str:
+        index = int(np.searchsorted(np.frombuffer(self._file_first, np.uint64), number, "right"))
+        return f"{self._sources[index - 1]}#{number - self._file_first[index - 1] + 1}"
