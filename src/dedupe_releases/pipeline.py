@@ -153,7 +153,7 @@ def scan(
             on_file(item.source)
     pairs = store.candidate_pairs(config.verify.min_shared_sentences)
     result.candidates = len(pairs)
-    verifier = Verifier(store.article, config.sketch, config.verify, sentence_hashes)
+    verifier = Verifier(store.article, config.sketch, config.verify)
     matches = [m for a, b in pairs if (m := verifier.match(a, b)) is not None]
     result.clusters = cluster_matches(matches, store.article, verifier.match, store.position)
     cluster_of = {m: c.id for c in result.clusters for m in c.members}

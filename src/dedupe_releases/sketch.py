@@ -99,6 +99,22 @@ def _sentence_runs(counts: Sequence[int], offset: int = 0) -> tuple[npt.NDArray[
     return starts[long], lengths[long]
 
 
+def text_hashes(text: str, size: int) -> tuple[list[str], U32, U64]:
+    """Tokens, distinct shingle hashes and distinct sentence hashes of a text, tokenised once.
+
+    The same values as ``tokens``, ``shingle_hashes`` and ``sentence_hashes`` one by one.
+    """
+    words, counts = sentence_tokens(text)
+    hashes = token_hashes(words)
+    starts, lengths = _sentence_runs(counts)
+    sentences = (
+        np.unique(run_hashes(hashes, starts, lengths))
+        if len(starts)
+        else np.empty(0, dtype=np.uint64)
+    )
+    return words, _shingles_of(hashes, size), sentences
+
+
 def sentence_hashes(text: str) -> U64:
     """Sorted 64-bit hashes of the distinct long sentences of a text (quotes, passages).
 
@@ -130,11 +146,14 @@ def shingle_hashes(words: list[str], size: int) -> U32:
     >>> len(shingle_hashes(["short", "text"], 5)), len(shingle_hashes([], 5))
     (1, 0)
     """
-    if not words:
+    return _shingles_of(token_hashes(words), size)
+
+
+def _shingles_of(th: U64, size: int) -> U32:
+    if not len(th):
         return np.empty(0, dtype=np.uint32)
-    th = token_hashes(words)
-    n = max(len(words) - size + 1, 1)
-    width = min(size, len(words))
+    n = max(len(th) - size + 1, 1)
+    width = min(size, len(th))
     with np.errstate(over="ignore"):
         acc = np.zeros(n, dtype=np.uint64)
         for j in range(width):

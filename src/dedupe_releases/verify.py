@@ -18,7 +18,7 @@ from rapidfuzz import fuzz
 
 from dedupe_releases.config import SketchConfig, VerifyConfig
 from dedupe_releases.records import Article, Match, Scores
-from dedupe_releases.sketch import U32, U64, shingle_hashes, tokens
+from dedupe_releases.sketch import U32, U64, shingle_hashes, text_hashes, tokens
 
 #: rapidfuzz's ratio costs O(len(a) * len(b) / 64); beyond this many characters of normalised
 #: text the ratio is taken on the prefix (the Jaccard still sees the whole article).
@@ -34,8 +34,14 @@ class Features:
     sentences: U64
 
 
-def features(article: Article, sketch: SketchConfig, sentences: Callable[[str], U64]) -> Features:
+def features(
+    article: Article, sketch: SketchConfig, sentences: Callable[[str], U64] | None = None
+) -> Features:
+    """What verification compares; ``sentences`` overrides ``sketch.sentence_hashes``."""
     text = article.text[: sketch.max_article_chars]
+    if sentences is None:
+        words, shingles, found = text_hashes(text, sketch.shingle_size)
+        return Features(shingles, " ".join(words)[:RATIO_CHARS], found)
     words = tokens(text)
     return Features(
         shingle_hashes(words, sketch.shingle_size), " ".join(words)[:RATIO_CHARS], sentences(text)
@@ -109,7 +115,7 @@ class Verifier:
         articles: Callable[[str], Article],
         sketch: SketchConfig,
         config: VerifyConfig,
-        sentences: Callable[[str], U64],
+        sentences: Callable[[str], U64] | None = None,
         cache_size: int = 4096,
     ) -> None:
         self._articles = articles
