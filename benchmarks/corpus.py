@@ -1,10 +1,21 @@
 """Generate a labelled, synthetic archive of GOV.UK-style releases for benchmarks.
 
-The archive looks like the scraped dumps dedupe-releases is built for: text files of 10-70
-articles, each opening with a ``<Type>: <Title>`` header line. A share of the articles are
-planted copies or relatives of earlier ones (near copies with scraping damage, exact
-republications, updates, trade-paper rewrites, template siblings) and ``truth.json`` records
-which is which, so a run of the tool can be scored with ``accuracy/score.py``.
+The archive looks like the scraped dumps dedupe-releases is built for: ``dump/NNNNN.txt``
+files of 10-70 articles, each opening with a ``<Type>: <Title>`` header line, then
+press-release prose (lead, quotes, money, dates, bullet lists) in paragraphs separated by
+blank lines: 160-940 words, median 410. About ``--dup-rate`` of the articles are planted
+copies or relatives of an earlier original, and ``truth.json`` records them (format:
+``accuracy/README.md``) so a scan can be scored with ``accuracy/score.py``:
+
+* ``exact``: the same text again;
+* ``near``: the same release with 1-3 kinds of scraping damage (quote style, title broken or
+  wrapped in link brackets, paragraph split mid-sentence, a few words substituted, a sentence
+  dropped or added, site boilerplate appended, UTF-8/cp1252 mojibake);
+* ``contains``: an update, i.e. the original plus one or two new paragraphs;
+* ``related``: a trade-paper rewrite that re-uses 2-4 of the original's quote paragraphs;
+* ``template_sibling``: the same text with a different amount, date, place or name: a
+  different release that must never be clustered with the original;
+* stubs: a title and one line, all with distinct titles.
 
 Usage::
 
@@ -12,17 +23,22 @@ Usage::
 
 Design choices:
 
-* Streaming: files are written one at a time; only a bounded reservoir of recent and older
-  originals is kept to plant copies from, so memory stays flat whatever ``--articles`` is.
-* Deterministic: one ``random.Random(seed)`` drives the text and nothing iterates over a set
-  or hashes strings, so a seed always gives the same bytes. The optional encodings use a
-  second generator, so turning them on changes only how some files are stored (and the names
-  of the gzip files), never the text.
-* Distinct originals are really distinct: sentences are filled from large slot pools, so two
-  unrelated articles share almost no word 5-grams (measured mean Jaccard ~0.003).
-* Labels are checked while generating: every near copy keeps a word 5-gram Jaccard of at least
-  0.8 to its original once quote, bracket and mojibake damage is undone; updates ("contains")
-  stay between 0.5 and 0.8; rewrites ("related") stay below 0.5.
+* Streaming: files are written one at a time and only a bounded reservoir of originals
+  (the 1,500 most recent plus a uniform sample of 500 older ones) is kept to plant copies
+  from; beyond that, memory grows only with the labels. 100,000 articles (266 MB) take
+  about 17 s and 47 MB of RAM on one core.
+* Deterministic: one ``random.Random(seed)`` drives the text and nothing depends on set
+  order or string hashes, so a seed gives the same bytes on every run (gzip members are
+  written with ``mtime=0``). The optional encodings use a second generator: turning them on
+  changes how some files are stored (and the names of gzip files), never the text.
+* Distinct originals are distinct: sentences are drawn from templates whose fixed phrases
+  have several wordings (``[a|b|c]``) and whose slots come from large pools, so two
+  unrelated articles share almost no word 5-grams (measured on 100k: mean Jaccard 0.006,
+  99th percentile 0.02).
+* Labels are checked while generating, with word 5-grams of ``\\w+`` tokens, case-folded,
+  after undoing mojibake: every near copy has Jaccard >= 0.8 to its original, updates
+  (``contains``) between 0.5 and 0.8, rewrites (``related``) below 0.45. A copy that cannot
+  meet its bound is redrawn; if that fails the run stops with an ``AssertionError``.
 """
 
 from __future__ import annotations
@@ -78,6 +94,8 @@ RELATED_MAX_JACCARD = 0.5
 # --------------------------------------------------------------------------------------------
 # Vocabulary. Curly apostrophes are used throughout; straight-quoted articles are derived.
 # --------------------------------------------------------------------------------------------
+# Word lists and templates are data, kept compact by hand (ruff format skips them).
+# fmt: off
 
 #: (name with article, Secretary of State title, minister portfolios, topics, press office number)
 DEPARTMENTS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], str], ...] = (
@@ -229,7 +247,12 @@ DEPARTMENTS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], str], ...] 
     ),
 )
 
-FIRST_NAMES: tuple[str, ...] = tuple(
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+FIRST_NAMES: tuple[str, ...] = _words(
     """Jane John Sarah David Emma James Helen Robert Claire Michael Rachel Andrew Laura Paul
     Susan Mark Karen Richard Fiona Simon Louise Stephen Joanna Peter Alison Chris Nicola Daniel
     Victoria Matthew Kate Thomas Hannah Neil Anne Gareth Priya Rishi Amir Nadia Sajid Kwasi
@@ -238,14 +261,14 @@ FIRST_NAMES: tuple[str, ...] = tuple(
     Gavin Sajida Bim Jesse Rehman Marcus Elaine Fatima Owen Rhian Fergus Morag Brendan Siobhan
     Hamish Ailsa Callum Imogen Jasper Rosalind Felix Maya Ruth Vikram Anika Dev Grace Patrick
     Eleanor Duncan Maureen Trevor Bethan Huw Ewan Kirsty Mohammed Aisha Yusuf Leila Conor
-    Niamh Declan Orla""".split()
+    Niamh Declan Orla"""
 )
-SURNAMES: tuple[str, ...] = tuple(
+SURNAMES: tuple[str, ...] = _words(
     """Smith Jones Taylor Brown Williams Wilson Johnson Davies Robinson Wright Thompson Evans
     Walker White Roberts Green Hall Wood Jackson Clarke Patel Khan Lewis James Phillips Mason
     Mitchell Rose Davis Rodriguez Cox Alexander Morgan Moore Martin Price Harris Hughes Shaw
     Lloyd Ellis Gill Parker Cooper Ward Turner Morris Kelly Bell Murphy Bailey Chapman Hunt
-    Gyimah Zahawi Goodwill Watts Norrey Kupiec Hunter Sugg Whitehead Mulgan Ahmed Begum Hussain
+    Watts Hunter Whitehead Ahmed Begum Hussain Barker Lucas Webb
     Singh Kaur Shah Okafor Mensah Nowak Kowalski Fraser Campbell Stewart Macdonald Reid Murray
     Ross Paterson Graham Henderson Douglas Hamilton Ferguson Kerr Gallagher Doherty Quinn
     McLaughlin Byrne Flanagan Pritchard Vaughan Powell Rees Griffiths Jenkins Howells Bowen
@@ -253,7 +276,7 @@ SURNAMES: tuple[str, ...] = tuple(
     Illingworth Kershaw Lockwood Moorhouse Nuttall Oldroyd Pickering Ramsden Sutcliffe Thackray
     Uttley Wainwright Atkinson Blackburn Crowther Dyson Fenwick Holroyd Brennan Hollis Coates
     Maddox Radcliffe Sheldon Stanton Whitfield Yardley Beaumont Carver Dalton Everett Fielding
-    Gresham Hartley Ingram Lambert Marsh Norris Osborne Pemberton Rowley Seymour Tennant""".split()
+    Gresham Hartley Ingram Lambert Marsh Norris Osborne Pemberton Rowley Seymour Tennant"""
 )
 
 PLACES: tuple[str, ...] = (
@@ -381,7 +404,8 @@ NATIONAL_ORGS: tuple[str, ...] = (
     "the Office for National Statistics", "the Crown Prosecution Service",
     "the Youth Justice Board", "the Marine Management Organisation", "the Coal Authority",
     "the Pensions Regulator", "the Food Standards Agency", "the Canal and River Trust",
-    "the National Trust", "the Federation of Small Businesses", "the Confederation of British Industry",
+    "the National Trust", "the Federation of Small Businesses",
+    "the Confederation of British Industry",
     "the Trades Union Congress", "the Royal College of Nursing", "the Rural Payments Agency",
     "the Driver and Vehicle Standards Agency", "the Maritime and Coastguard Agency",
     "Citizens Advice", "the Money and Pensions Service", "the UK Space Agency",
@@ -404,9 +428,11 @@ REPORT_TITLES: tuple[str, ...] = (
     "statistical release", "impact assessment", "operational guidance", "code of practice",
 )
 EVENTS: tuple[str, ...] = (
-    "Local Government Association annual conference", "National Children and Adults Services conference",
+    "Local Government Association annual conference",
+    "National Children and Adults Services conference",
     "Confederation of British Industry dinner", "Association of Directors of Public Health summit",
-    "Royal Agricultural Show", "National Housing Federation conference", "Police Federation conference",
+    "Royal Agricultural Show", "National Housing Federation conference",
+    "Police Federation conference",
     "Festival of Innovation", "Global Investment Summit", "Cities Summit", "Northern Skills Forum",
     "Rural Economy Conference", "Apprenticeship Awards", "Energy Transition Forum",
     "Future of Transport conference", "Mental Health Leaders’ Summit", "Tourism Industry Awards",
@@ -454,162 +480,265 @@ SUPPORT_VERBS: tuple[str, ...] = (
 HEADLINE_ACTORS: tuple[str, ...] = (
     "Minister", "Government", "Secretary of State", "Prime Minister", "Chancellor",
 )
+# Templates below use ``[a|b|c]`` for inline alternatives (compiled into slots by
+# ``_compile``): every fixed phrase has several wordings, so two unrelated articles that
+# happen to use the same template still rarely share a word 5-gram.
 SUBJECTS: tuple[str, ...] = (
     "the funding", "the new scheme", "the investment", "the programme", "the package",
-    "the partnership", "the plan", "the money", "the pilot", "this support", "the first wave of projects",
-    "the extra capacity", "the new service", "the review", "the new team",
+    "the partnership", "the plan", "the money", "the pilot", "this support",
+    "the first wave of projects", "the extra capacity", "the new service", "the review",
+    "the new team", "the {programme}", "{org}", "each successful project",
+    "the [second|third|final|next] phase", "the [national|regional|local|wider] rollout",
+    "the [new|expanded|enlarged] [fund|grant scheme|support package|service]",
+    "a dedicated [team|unit|taskforce|board] at {org_n}",
 )
 VPS: tuple[str, ...] = (
-    "will {act} {any_topic} for {benefs}",
-    "is expected to {act} {any_topic} in {any_place}",
+    "[will|is set to|is designed to|aims to] {act} {any_topic} for {benefs}",
+    "[is expected to|should|could|is likely to] {act} {any_topic} in {any_place}",
     "has already helped {count} {benefs} to {support_verb}",
-    "will be overseen by {org_n}",
-    "builds on work by {org_n} to {act} {any_topic}",
-    "will run alongside existing efforts to {act} {any_topic}",
-    "will be targeted at {benefs} in the areas of greatest need",
-    "could {act} {any_topic} for up to {count} {benefs}",
+    "will be [overseen|monitored|evaluated|run] by {org_n}",
+    "builds on [work|efforts|earlier work|a pilot] by {org_n} to {act} {any_topic}",
+    "will run alongside [existing|current|wider|local] efforts to {act} {any_topic}",
+    "will be targeted at {benefs} in the [areas|places|communities|parts of {region}] "
+    "[of greatest need|most affected|that need it most|hardest hit]",
+    "could {act} {any_topic} for [up to|around|more than|nearly] {count} {benefs}",
     "will help {benefs} and {benefs} to {support_verb}",
-    "is backed by {org_n} and {org_n}",
-    "will be assessed by {org_n} {time}",
-    "follows a successful trial in {any_place}",
-    "will create around {count} {noun_pl}",
+    "[is backed by|has the support of|was welcomed by|was developed with] {org_n} and {org_n}",
+    "will be [assessed|reviewed|evaluated|inspected] by {org_n} {time}",
+    "follows a [successful|year-long|two-year|small-scale] [trial|pilot|test] in {any_place}",
+    "will create [around|up to|more than|nearly] {count} {noun_pl}",
     "is worth {money} to {benefs} in {region}",
+    "[will|should|is expected to] [reach|support|benefit] {count} {benefs} [in|across] {region}",
+    "[was|has been] [developed|designed|drawn up|shaped] [with|alongside|in partnership with] "
+    "{benefs} [in|from] {any_place}",
 )
 TAILS: tuple[str, ...] = (
-    "", "", "", " across {region}", " in {any_place} and {any_place}", " {time}",
-    " by {year_f}", ", ministers said", ", according to {org_n}", " in the first instance",
-    " where it is needed most", ", subject to a final business case",
+    "", "", "", " [across|throughout|in] {region}", " in {any_place} and {any_place}", " {time}",
+    " by {year_f}", ", [ministers|officials|the department] [said|confirmed|added]",
+    ", according to {org_n}", " in the first [instance|year|phase]",
+    " where it is [needed|wanted|lacking] most", ", subject to [a final business case|approval]",
 )
 
 #: Sentence templates for ordinary paragraphs (third person, reporting register).
 BODY: tuple[str, ...] = (
-    "{Conn} {count} {noun_pl} across {region} will benefit from the {programme} {time}.",
-    "The {programme} will {act} {topic} for {benefs} in {place} and the surrounding area.",
-    "Figures published in {month_r} show that {pct} of {benefs} in {region} now have access to {any_topic}.",
-    "The announcement builds on {money} already committed to {topic2} since {year_r}.",
-    "{Org} will work closely with {org_n} to {act} {topic} {time}.",
-    "Around {count} {benefs} are expected to benefit, with applications opening {time}.",
-    "{Conn} the government will publish {report} on {any_topic} {time}.",
-    "Partners in {place} have identified {count} sites where work to {act} {topic2} could begin {time}.",
-    "Independent analysis suggests the {programme} could save {money} a year by {year_f}.",
-    "The money forms part of a wider {money} package to {act} {topic2} in {region}.",
-    "Since {year_r}, the number of {benefs} supported through {any_topic} schemes has risen by {pct}.",
-    "{Dept} is also consulting on plans to {act} {any_topic}, with the consultation closing on {date_r}.",
-    "Bids were assessed on value for money, deliverability and the likely benefit to {benefs} in {any_place}.",
-    "Successful areas will set out how they will {act} {topic} and report on progress every {period}.",
-    "The scheme was designed with {org_n} and draws on evidence from {count} pilot projects in {region}.",
-    "{Conn} an extra {money} will be made available to {act} {any_topic} in rural parts of {region}.",
-    "Work on the first phase in {place} is due to start {time}, with completion expected in {year_f}.",
-    "Latest statistics show {count} {benefs} in {any_place} waited longer than {weeks} weeks for {any_topic} last year.",
-    "That is an increase of {pct} on the same period in {year_r}, according to {org_n}.",
-    "Ministers have asked {org_n} to review how {any_topic} is delivered in {region} and to report back {time}.",
-    "Councils in {region} will receive an average of {money_small} each to {act} {topic2}.",
-    "{Benefs} and {benefs} will be able to apply online or through {org}.",
-    "The {programme} is one of {count} projects announced today under the {programme2}.",
-    "{Conn} {dept} will publish advice for {benefs} on how to {act} {any_topic}.",
-    "More than {count} people responded to the consultation on {any_topic}, with {pct} backing the proposals.",
-    "The measures will be kept under review as new evidence on {any_topic} and {any_topic} emerges.",
-    "Officials will visit {any_place}, {any_place} and {any_place} {time} to meet {benefs} and local leaders.",
-    "The new approach replaces a patchwork of schemes that left many {benefs} in {region} without access to {any_topic}.",
-    "Each project will receive between {money_small} and {money}, depending on its size and the needs of {benefs}.",
-    "The government remains committed to {acting} {topic} and will set out further plans {time}.",
-    "{Conn} {org} has agreed to match the funding for {any_topic} pound for pound {time}.",
-    "A new taskforce, chaired by {name} of {org_n}, will oversee the work on {topic2}.",
-    "The {programme} was first announced in {month_r} and has so far supported {count} {benefs}.",
-    "Evidence from {any_place} shows that {acting} {any_topic} early can reduce costs by up to {pct}.",
-    "Applications from {benefs} in {any_place}, {any_place} and {any_place} will be prioritised.",
-    "{Name}, who leads the work on {topic2} at {org_n}, will report to ministers {time}.",
-    "The changes will come into force on {date_r} and apply to {benefs} across {region}.",
-    "{Conn} {count} {benefs} took part in workshops in {any_place} and {any_place} to shape the plans.",
-    "Some {pct} of the budget will go directly to {benefs}, with the rest spent on {any_topic}.",
-    "{Subject} {vp}{tail}.",
-    "{Subject} {vp}{tail}.",
-    "{Subject} {vp}{tail}.",
-    "{Conn} {subject} {vp}{tail}.",
-    "{Conn} {subject} {vp}{tail}.",
+    "{Conn} {count} {noun_pl} [across|in|throughout] {region} [will benefit from|are set to gain "
+    "from|will be supported by|are covered by] the {programme} {time}.",
+    "The {programme} will {act} {topic} for {benefs} in {place} [and the surrounding area|and "
+    "neighbouring areas|and beyond|first|as a priority].",
+    "[Figures|Statistics|Data|New figures] published in {month_r} [show|suggest|indicate] that "
+    "{pct} of {benefs} in {region} [now have access to|are still waiting for|rely on|have "
+    "benefited from] {any_topic}.",
+    "The [announcement|funding|package|decision] [builds on|follows|adds to|comes on top of] "
+    "{money} already [committed to|invested in|spent on|allocated to] {topic2} since {year_r}.",
+    "{Org} will work [closely|together|in partnership] with {org_n} to {act} {topic} {time}.",
+    "[Around|About|Up to|More than] {count} {benefs} are expected to [benefit|take part|apply], "
+    "with applications [opening|due to open|closing] {time}.",
+    "{Conn} [the government|ministers|{dept}] will [publish|bring forward|set out] {report} on "
+    "{any_topic} {time}.",
+    "[Partners|Councils|Local leaders|Officials] in {place} have identified {count} "
+    "[sites|locations|projects|schemes] where work to {act} {topic2} could [begin|start|get under "
+    "way] {time}.",
+    "[Independent analysis|An evaluation by {org_n}|Modelling by {org_n}|Early evidence] "
+    "[suggests|indicates|shows] the {programme} could save {money} a year by {year_f}.",
+    "The [money|funding|investment|grant] forms part of a [wider|larger|broader] {money} "
+    "[package|programme|settlement] to {act} {topic2} in {region}.",
+    "Since {year_r}, the number of {benefs} [supported through|helped by|reached by|using] "
+    "{any_topic} [schemes|services|programmes|projects] has [risen|increased|grown|fallen] by "
+    "{pct}.",
+    "{Dept} is also [consulting on|seeking views on|inviting comments on] "
+    "[plans|proposals|options] to {act} {any_topic}, with the consultation [closing on|ending "
+    "on|running until] {date_r}.",
+    "[Bids|Applications|Proposals] were [assessed|judged|scored] on [value for money|cost|"
+    "affordability], [deliverability|readiness|local support] and the [likely benefit to|expected "
+    "impact on|difference they would make to] {benefs} in {any_place}.",
+    "Successful [areas|bidders|councils|partnerships] will [set out|explain|publish details of] "
+    "how they will {act} {topic} and [report on progress|account for spending|share results] every "
+    "{period}.",
+    "The [scheme|programme|approach|fund] was [designed|developed|drawn up] with {org_n} and "
+    "[draws on|builds on|uses] evidence from {count} [pilot projects|trials|case studies|local "
+    "schemes] in {region}.",
+    "{Conn} [an extra|a further|an additional] {money} will be [made available|set aside|provided] "
+    "to {act} {any_topic} in [rural|coastal|urban|deprived] parts of {region}.",
+    "Work on the [first|second|next|final] phase in {place} is [due|expected|scheduled] to start "
+    "{time}, with completion [expected|planned|due] in {year_f}.",
+    "[Latest|Recent|Official|Published] statistics show {count} {benefs} in {any_place} waited "
+    "longer than {weeks} weeks for {any_topic} [last year|in {year_r}|over the winter].",
+    "That is [an increase|a rise|a fall|a drop] of {pct} [on the same period in|compared "
+    "with|since] {year_r}, according to {org_n}.",
+    "Ministers have asked {org_n} to [review|examine|look again at|report on] how {any_topic} is "
+    "[delivered|funded|organised|managed] in {region} [and to report back|with findings "
+    "due|and to make recommendations] {time}.",
+    "[Councils|Local authorities|Combined authorities|Partnerships] in {region} will "
+    "[receive|get|be allocated|share] an average of {money_small} each to {act} {topic2}.",
+    "{Benefs} and {benefs} will be able to [apply|register|find out more] [online|by phone|in "
+    "person] or through {org}.",
+    "The {programme} is one of {count} [projects|schemes|bids|partnerships] [announced today|"
+    "confirmed today|backed] under the {programme2}.",
+    "{Conn} {dept} will [publish|issue|produce] [advice|guidance|a toolkit|information] for "
+    "{benefs} on how to {act} {any_topic}.",
+    "More than {count} [people|organisations|respondents] [responded to|took part in|contributed "
+    "to] the consultation on {any_topic}, with {pct} [backing|supporting|opposing] the proposals.",
+    "The [measures|changes|arrangements|plans] will be kept under review as [new|further|emerging] "
+    "evidence on {any_topic} and {any_topic} [emerges|becomes available|is published].",
+    "Officials will [visit|travel to|meet partners in] {any_place}, {any_place} and {any_place} "
+    "{time} to [meet|hear from|listen to] {benefs} and [local leaders|councillors|businesses].",
+    "The new approach replaces [a patchwork of|several separate|a confusing mix of|outdated] "
+    "schemes that left many {benefs} in {region} without [access to|proper support for|help with] "
+    "{any_topic}.",
+    "Each [project|area|partnership|council] will receive between {money_small} and {money}, "
+    "depending on [its size|local need|the scale of its plans] and the needs of {benefs}.",
+    "The government remains [committed to|focused on|determined to keep] {acting} {topic} and will "
+    "set out [further|more detailed|next] [plans|steps|proposals] {time}.",
+    "{Conn} {org} has agreed to match the funding for {any_topic} [pound for pound|in full|up to "
+    "{money_small}] {time}.",
+    "A new [taskforce|board|working group|panel], [chaired|led] by {name} of {org_n}, will "
+    "[oversee|coordinate|drive] the work on {topic2}.",
+    "The {programme} was first [announced|launched|set up] in {month_r} and has so far "
+    "[supported|helped|reached] {count} {benefs}.",
+    "Evidence from {any_place} [shows|suggests] that {acting} {any_topic} early can [reduce|cut|"
+    "lower] costs by [up to|as much as|around] {pct}.",
+    "Applications from {benefs} in {any_place}, {any_place} and {any_place} will be "
+    "[prioritised|fast-tracked|considered first].",
+    "{Name}, who [leads|oversees|manages] the work on {topic2} at {org_n}, will report to "
+    "ministers {time}.",
+    "The [changes|new rules|measures|requirements] will come into force on {date_r} and apply to "
+    "{benefs} [across|in|throughout] {region}.",
+    "{Conn} {count} {benefs} took part in [workshops|focus groups|events|public meetings] in "
+    "{any_place} and {any_place} to [shape|inform|test] the plans.",
+    "[Some|Around|About] {pct} of the budget will go directly to {benefs}, with the rest [spent "
+    "on|used for|going to] {any_topic}.",
+    *(["{Subject} {vp}{tail}."] * 8),
+    *(["{Conn} {subject} {vp}{tail}."] * 6),
 )
 #: First-person sentences for quotes.
 QUOTE: tuple[str, ...] = (
-    "This investment will make a real difference to {benefs} in {place}.",
-    "We are determined to {act} {topic} so that every {person} gets the support they need.",
-    "I am delighted that {place} will be among the first areas to benefit from the {programme}.",
-    "{Topic} matters to {benefs} up and down the country, and today’s announcement shows we are {adj_progress}.",
-    "Too many {benefs} have waited too long for {any_topic}, and that has to change.",
-    "I want to thank {benefs} and everyone at {org_n} for their hard work over the last {n_word} years.",
-    "By working with {org_n} we can {act} {topic2} and build a stronger economy for {region}.",
-    "This is a significant step forward for {benefs}, but we know there is more to do on {any_topic}.",
-    "I have seen for myself in {any_place} how {acting} {any_topic} can change lives.",
-    "We’re backing {benefs} with the resources they need to {support_verb}.",
-    "Our plan will {act} {any_topic} and give {benefs} the confidence to {support_verb}.",
-    "That is why we are investing {amount} in {topic} and working with {org} to get it right.",
-    "Nobody should have to choose between {any_topic} and {any_topic}, and this funding will help {benefs} in {any_place} avoid that choice.",
-    "We have listened to {benefs} and {benefs}, and this package responds directly to what they told us.",
-    "It’s vital that {benefs} in every part of {region} can rely on {any_topic}.",
-    "The {programme} shows what can be achieved when national and local government work together.",
-    "I look forward to seeing the first projects in {any_place} get under way {time}.",
-    "We will continue to {act} {any_topic} and I will be watching closely to make sure the money reaches {benefs}.",
-    "Today’s figures show that our approach to {any_topic} is working, with {pct} more {benefs} getting help.",
-    "We know that {acting} {any_topic} is one of the best ways to {act} {topic2}.",
-    "This is about giving {benefs} in {any_place} the same opportunities as anywhere else in the country.",
-    "Our ambition is for {region} to lead the way on {any_topic} by {year_f}.",
-    "I’m proud of the progress we have made, and I know {benefs} will feel the benefit {time}.",
+    "This [investment|funding|money|support] [will make a real difference to|will transform life "
+    "for|means a great deal to|will be welcomed by] {benefs} in {place}.",
+    "We are [determined|committed|working hard] to {act} {topic} so that every {person} [gets the "
+    "support they need|can rely on it|feels the benefit].",
+    "I am [delighted|pleased|proud] that {place} will be among the first [areas|places|"
+    "communities] to benefit from the {programme}.",
+    "{Topic} matters to {benefs} [up and down the country|in every region|everywhere], and "
+    "[today’s announcement|this package|this funding] shows we are {adj_progress}.",
+    "Too many {benefs} have [waited too long for|struggled to get|been let down on] {any_topic}, "
+    "and [that has to change|we are putting that right|that is not acceptable].",
+    "I want to thank {benefs} and everyone at {org_n} for their [hard work|dedication|patience] "
+    "over the last {n_word} years.",
+    "By working with {org_n} we can {act} {topic2} and [build a stronger economy|create "
+    "opportunity|deliver better services] for {region}.",
+    "This is a [significant|major|welcome|real] step forward for {benefs}, but we know there is "
+    "more to do on {any_topic}.",
+    "I have seen for myself in {any_place} how {acting} {any_topic} can [change lives|make a "
+    "difference|transform a community].",
+    "We’re [backing|supporting|standing behind] {benefs} with the [resources|tools|funding] they "
+    "need to {support_verb}.",
+    "Our [plan|strategy|approach] will {act} {any_topic} and give {benefs} the confidence to "
+    "{support_verb}.",
+    "That is why we are [investing|putting] {amount} [in|into] {topic} and working with {org} to "
+    "[get it right|deliver it|make it work].",
+    "Nobody should have to choose between {any_topic} and {any_topic}, and this [funding|plan|"
+    "package] will help {benefs} in {any_place} [avoid that choice|get both].",
+    "We have listened to {benefs} and {benefs}, and this [package|plan|decision] [responds "
+    "directly to|reflects|builds on] what they told us.",
+    "It’s [vital|essential|right] that {benefs} in every part of {region} can rely on {any_topic}.",
+    "The {programme} shows what can be achieved when [national and local government|the public "
+    "and private sectors|government and communities] work together.",
+    "I look forward to seeing the first projects in {any_place} [get under way|open their doors|"
+    "deliver results] {time}.",
+    "We will continue to {act} {any_topic} and I will be [watching closely|checking|making sure] "
+    "that the money reaches {benefs}.",
+    "Today’s figures show that our approach to {any_topic} is working, with {pct} more {benefs} "
+    "[getting help|in work|better off].",
+    "We know that {acting} {any_topic} is one of the [best|most effective|surest] ways to {act} "
+    "{topic2}.",
+    "This is about giving {benefs} in {any_place} the same [opportunities|chances|support] as "
+    "anywhere else in the country.",
+    "Our ambition is for {region} to [lead the way|set the standard|be a world leader] on "
+    "{any_topic} by {year_f}.",
+    "I’m proud of the progress we have made, and I know {benefs} will [feel the benefit|see the "
+    "difference|notice the change] {time}.",
 )
 #: First-person sentences for a partner organisation’s quote.
 PARTNER_QUOTE: tuple[str, ...] = (
-    "We welcome the government’s commitment to {topic} and the recognition of the role {benefs} play.",
-    "{Org_short} has long called for more support for {any_topic}, and this is a welcome step.",
-    "The funding will allow us to {act} {any_topic} for {benefs} across {place}.",
-    "We are pleased to be working with {dept} and {org_n} on this important programme.",
-    "Our staff see every day how much {benefs} depend on {any_topic}.",
-    "This is good news for {benefs} in {place} and a vote of confidence in local partners.",
-    "We look forward to working with partners to make sure the money reaches those who need it most.",
-    "Over the last {n_word} years we have helped {count} {benefs}, and this will let us do much more.",
-    "The real test will be whether {benefs} notice a difference {time}.",
-    "We will use this funding to {act} {topic2} and to share what works with councils across {region}.",
+    "We [welcome|are pleased by|strongly support] the government’s commitment to {topic} and the "
+    "recognition of the role {benefs} play.",
+    "{Org_short} has long called for [more support for|investment in|action on] {any_topic}, and "
+    "this is a [welcome|much-needed|positive] step.",
+    "The funding will [allow|enable|help] us to {act} {any_topic} for {benefs} across {place}.",
+    "We are [pleased|proud|delighted] to be working with {dept} and {org_n} on this "
+    "[important|ambitious|timely] programme.",
+    "Our [staff|volunteers|teams|members] see every day how much {benefs} depend on {any_topic}.",
+    "This is [good news|great news|a boost] for {benefs} in {place} and a vote of confidence in "
+    "[local partners|the sector|our members].",
+    "We look forward to working with [partners|the government|councils] to make sure the money "
+    "reaches [those who need it most|the front line|{benefs}].",
+    "Over the last {n_word} years we have helped {count} {benefs}, and this will let us [do much "
+    "more|reach many more|go further].",
+    "The real test will be whether {benefs} [notice a difference|feel the benefit|see "
+    "improvements] {time}.",
+    "We will use this [funding|money|support] to {act} {topic2} and to share what works with "
+    "[councils|partners|others] across {region}.",
 )
 #: Lead sentences by title family.
 LEADS: dict[str, tuple[str, ...]] = {
     "fund": (
-        "{Dept} has today ({date}) announced {amount} to {act} {topic} in {place}.",
-        "{Role} {minister} has today ({date}) confirmed {amount} for {topic} in {place}.",
-        "{Benef} in {place} will benefit from {amount} to {act} {topic}, {role} {minister} announced on {date}.",
-        "A {amount} package to {act} {topic} in {place} and across {region} was announced today ({date}) by {dept}.",
-        "{Place} is to receive {amount} to {act} {topic} as part of the {programme}, the government announced on {date}.",
+        "{Dept} has today ({date}) [announced|confirmed|unveiled] {amount} to {act} {topic} in "
+        "{place}.",
+        "{Role} {minister} has today ({date}) [confirmed|announced|set out] {amount} for {topic} "
+        "in {place}.",
+        "{Benef} in {place} will benefit from {amount} to {act} {topic}, {role} {minister} "
+        "[announced|confirmed|said] on {date}.",
+        "A {amount} [package|programme|fund] to {act} {topic} in {place} and across {region} was "
+        "[announced|launched|unveiled] today ({date}) by {dept}.",
+        "{Place} is to receive {amount} to {act} {topic} as part of the {programme}, the "
+        "government [announced|confirmed|said] on {date}.",
     ),
     "meet": (
-        "The Prime Minister met {leader_title} {leader} of {country} in Downing Street today ({date}).",
-        "A Downing Street spokesperson said the Prime Minister welcomed {leader_title} {leader} of {country} on {date}.",
+        "The Prime Minister met {leader_title} {leader} of {country} in Downing Street today "
+        "({date}).",
+        "A Downing Street spokesperson said the Prime Minister [welcomed|hosted|spoke with] "
+        "{leader_title} {leader} of {country} on {date}.",
     ),
     "report": (
         "{Dept} has today ({date}) published {report} setting out how it will {act} {topic}.",
-        "New {report_title} on {topic}, published on {date}, sets out how councils in {place} and elsewhere should {act} it.",
+        "New {report_title} on {topic}, published on {date}, sets out how [councils|partners|"
+        "providers] in {place} and elsewhere should {act} it.",
     ),
     "speech": (
-        "{Role} {minister} spoke on {date} about plans to {act} {topic}, including {amount} of new funding.",
-        "Thank you for inviting me to speak today about {topic} and the {amount} we are investing in it.",
+        "{Role} {minister} spoke on {date} about plans to {act} {topic}, including {amount} of new "
+        "funding.",
+        "Thank you for inviting me to speak today about {topic} and the {amount} we are investing "
+        "in it.",
     ),
     "letter": (
-        "The {secretary} wrote on {date} to {org} about {topic} and the {amount} made available for it.",
+        "The {secretary} wrote on {date} to {org} about {topic} and the {amount} made available "
+        "for it.",
         "This letter, dated {date}, sets out the government’s position on {topic} in {place}.",
     ),
     "notice": (
-        "{Org} has been ordered to pay {amount} after {org_n} found it responsible for {offence} on {date}.",
+        "{Org} has been ordered to pay {amount} after {org_n} found it responsible for {offence} "
+        "on {date}.",
         "A notice issued on {date} requires {org} to {act} {topic} in {place} without delay.",
     ),
     "visit": (
-        "{Role} {minister} visited {place} on {date} to see how {amount} of government funding is helping to {act} {topic}.",
-        "During a visit to {place} on {date}, {role} {minister} met {benef} benefiting from {amount} invested in {topic}.",
+        "{Role} {minister} visited {place} on {date} to see how {amount} of government funding is "
+        "helping to {act} {topic}.",
+        "During a visit to {place} on {date}, {role} {minister} met {benef} benefiting from "
+        "{amount} invested in {topic}.",
     ),
 }
 #: (template, title family, facts named in the title) by article type.
 TITLES: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
     "announce": (
-        ("{Headline_actor} announces {amount} to {act} {topic} in {place}", "fund", ("amount", "place")),
+        ("{Headline_actor} announces {amount} to {act} {topic} in {place}", "fund",
+         ("amount", "place")),
         ("{amount} boost for {topic} in {place}", "fund", ("amount", "place")),
         ("{place} to benefit from {amount} {topic} investment", "fund", ("amount", "place")),
         ("New {programme} to {act} {topic} in {region}", "fund", ()),
-        ("{count_t} {noun_pl} in {place} to share {amount} for {topic}", "fund", ("amount", "place")),
-        ("Prime Minister’s meeting with {leader_title} {leader} of {country}: {date}", "meet", ("leader", "date")),
+        ("{count_t} {noun_pl} in {place} to share {amount} for {topic}", "fund",
+         ("amount", "place")),
+        ("Prime Minister’s meeting with {leader_title} {leader} of {country}: {date}", "meet",
+         ("leader", "date")),
         ("{Topic} in {place}: {date}", "fund", ("place", "date")),
         ("{Role} visits {place} to see {topic} work", "visit", ("place",)),
         ("Government backs {topic} in {place} with {amount}", "fund", ("amount", "place")),
@@ -647,23 +776,34 @@ RELATED_TITLES: tuple[str, ...] = (
     "What the {amount} {topic} package means for {place}",
 )
 RELATED_LEADS: tuple[str, ...] = (
-    "A multi-million pound government initiative to {act} {topic} has been announced, with {place} among the first areas to benefit.",
-    "{minister}, {role}, said {amount} had been set aside to {act} {topic}, with a focus on {benefs} in {place}.",
-    "Ministers have confirmed {amount} for {topic}, in a move aimed at helping {benefs} across {region}.",
-    "Councils and partners in {place} will share {amount} to {act} {topic}, the government has said.",
+    "A government initiative worth {amount} to {act} {topic} has been announced, with "
+    "{place} among the first areas to benefit.",
+    "{minister}, {role}, said {amount} had been set aside to {act} {topic}, with a focus on "
+    "{benefs} in {place}.",
+    "Ministers have confirmed {amount} for {topic}, in a move aimed at helping {benefs} across "
+    "{region}.",
+    "Councils and partners in {place} will share {amount} to {act} {topic}, the government has "
+    "said.",
 )
 RELATED_BODY: tuple[str, ...] = (
-    "{minister} said the programme would give {benefs} the tools they need to {support_verb}.",
+    "{minister} said the [programme|money|plan] would give {benefs} the tools they need to "
+    "{support_verb}.",
     "At the same time {dept} said it would work with {org_n} to {act} {any_topic}.",
-    "The announcement follows warnings from {org_n} that {benefs} were struggling to access {any_topic}.",
-    "Sector leaders said the money was welcome but warned that demand for {any_topic} was still rising.",
-    "It is understood that bids from {any_place} and {any_place} are likely to be among the first approved.",
-    "{Org} said it was still studying the detail of the plans for {topic}.",
+    "The announcement follows [warnings|complaints|evidence] from {org_n} that {benefs} were "
+    "struggling to access {any_topic}.",
+    "Sector leaders said the money was welcome but warned that demand for {any_topic} was still "
+    "[rising|growing|outstripping supply].",
+    "It is understood that bids from {any_place} and {any_place} are likely to be among the first "
+    "[approved|funded|signed off].",
+    "{Org} said it was still [studying|looking at|digesting] the detail of the plans for {topic}.",
     "Critics pointed out that funding for {any_topic} had fallen by {pct} since {year_r}.",
-    "Officials said further details, including how the money will be shared between areas, would follow {time}.",
-    "Mr {surname} of {org_n} told us the announcement was a step in the right direction.",
+    "Officials said further details, including how the money will be [shared|split|allocated] "
+    "between areas, would follow {time}.",
+    "Mr {speaker_surname} of {org_n} told us the announcement was a step in the right direction.",
     "Figures seen by this publication suggest {count} {benefs} in {region} could be affected.",
+    "{Subject} {vp}{tail}.",
 )
+
 BULLET_INTROS: tuple[str, ...] = (
     "The funding will support:", "The plans include:", "Key measures include:", "This includes:",
     "Projects to benefit include:", "The package includes:", "Successful bids include:",
@@ -674,11 +814,11 @@ BULLETS: tuple[str, ...] = (
     "{money} for {any_topic} in {any_place}",
     "{acting} {any_topic} for {benefs}",
     "a new partnership between {org_n} and {org}",
-    "extra support for {benefs} in {region}",
+    "[extra|more|better|dedicated] support for {benefs} in {region}",
     "{money_small} to help {benefs} {support_verb}",
-    "a review of {any_topic}, led by {org_n}",
+    "a [review|study|survey] of {any_topic}, led by {org_n}",
     "training for {count} {benefs} by {year_f}",
-    "new powers for councils to {act} {any_topic}",
+    "new powers for [councils|regulators|mayors] to {act} {any_topic}",
     "{acting} {any_topic} in {any_place} and {any_place}",
 )
 UPDATE_OPENERS: tuple[str, ...] = (
@@ -718,13 +858,15 @@ NEWSLETTERS: tuple[str, ...] = (
 )
 _JOB_ADS: tuple[str, ...] = (
     "Catering Assistant\n\nNorth Yorkshire Council\n£12.65 per hour\n"
-    "Do you enjoy delivering good food and friendly service to pupils and staff? Harrogate, North Yorkshire\n"
+    "Do you enjoy delivering good food and friendly service to pupils and staff? "
+    "Harrogate, North Yorkshire\n"
     "Recruiter: North Yorkshire Council",
     "Head of Transformation and Digital\n\nDerbyshire County Council\n£92,438 to £98,580\n"
     "Lead a varied portfolio including transformation, business support and ICT. Matlock\n"
     "Recruiter: Derbyshire County Council",
     "Housing Enforcement Manager\n\nWest Northamptonshire Council\n£49,587 to £52,860\n"
-    "Lead our housing enforcement team and help redesign how we respond to complaints. Northampton\n"
+    "Lead our housing enforcement team and help redesign how we respond to complaints. "
+    "Northampton\n"
     "Recruiter: West Northamptonshire Council",
     "Senior Highways Engineer\n\nCumbria County Council\n£41,418 to £45,441\n"
     "Design and deliver road safety schemes across the county. Kendal\n"
@@ -762,18 +904,22 @@ _SYNONYM_RE = re.compile(r"\b(" + "|".join(SYNONYMS) + r")\b")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"‘'])")
 _FACTY = re.compile(r"[\d£%]")
 _WORD = re.compile(r"\w+")
+#: A space inside a sentence: after a word or comma, before a lower-case word.
+_MID_SENTENCE_SPACE = re.compile(r"(?<=[\w,]) (?=[a-z])")
 
+# fmt: on
 
 # --------------------------------------------------------------------------------------------
 # Character-level damage and its undoing.
 # --------------------------------------------------------------------------------------------
+
 
 def _sloppy_cp1252(data: bytes) -> str:
     """Decode bytes as Windows-1252, keeping its five undefined bytes as the same code points.
 
     This is what browsers and scrapers do, and what ftfy's "sloppy-windows-1252" undoes.
     """
-    out = []
+    out: list[str] = []
     for byte in data:
         try:
             out.append(bytes([byte]).decode("cp1252"))
@@ -786,7 +932,9 @@ _NON_ASCII = "’‘“”£–—é"
 #: UTF-8 text read as Windows-1252: "£" -> "Â£", "’" -> "â€™", "”" -> "â€\x9d".
 MOJIBAKE: dict[str, str] = {c: _sloppy_cp1252(c.encode("utf-8")) for c in _NON_ASCII}
 _MOJIBAKE_TABLE = str.maketrans(MOJIBAKE)
-_UNMOJIBAKE_RE = re.compile("|".join(re.escape(v) for v in sorted(MOJIBAKE.values(), key=len, reverse=True)))
+_UNMOJIBAKE_RE = re.compile(
+    "|".join(re.escape(v) for v in sorted(MOJIBAKE.values(), key=len, reverse=True))
+)
 _UNMOJIBAKE = {v: k for k, v in MOJIBAKE.items()}
 _STRAIGHTEN = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
 _CURL_OPEN_DOUBLE = re.compile(r'(^|[\s(\[])"', re.MULTILINE)
@@ -837,133 +985,289 @@ def jaccard(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
 # Random fillers.
 # --------------------------------------------------------------------------------------------
 
+
+def _ri(rng: random.Random, a: int, b: int) -> int:
+    """``rng.randint(a, b)`` at a third of the cost (it is called ~30 times per article)."""
+    return a + int(rng.random() * (b - a + 1))
+
+
+def _pick(rng: random.Random, seq: Sequence[str]) -> str:
+    return seq[int(rng.random() * len(seq))]
+
+
 def _money(rng: random.Random) -> str:
+    """A sum as GOV.UK writes it: £17 million, £2.5 billion, £450,000, £59,898."""
     r = rng.random()
+    if r < 0.36:
+        return f"£{_ri(rng, 1, 95)} million"
     if r < 0.45:
-        return f"£{rng.randint(1, 95) if rng.random() < 0.8 else rng.randint(100, 950)} million"
+        return f"£{_ri(rng, 100, 950)} million"
     if r < 0.6:
-        return f"£{rng.randint(1, 9)}.{rng.randint(1, 9)} million"
+        return f"£{_ri(rng, 1, 9)}.{_ri(rng, 1, 9)} million"
+    if r < 0.64:
+        return f"£{_ri(rng, 1, 9)}.{_ri(rng, 1, 9)} billion"
     if r < 0.68:
-        return f"£{rng.randint(1, 9)}.{rng.randint(1, 9)} billion" if rng.random() < 0.5 \
-            else f"£{rng.randint(1, 30)} billion"
+        return f"£{_ri(rng, 1, 30)} billion"
     if r < 0.85:
-        return f"£{rng.randint(10, 990) * 1000:,}"
-    return f"£{rng.randint(1000, 99999):,}"
+        return f"£{_ri(rng, 10, 990) * 1000:,}"
+    return f"£{_ri(rng, 1000, 99999):,}"
 
 
 def _money_small(rng: random.Random) -> str:
     if rng.random() < 0.7:
-        return f"£{rng.randint(5, 500) * 1000:,}"
-    return f"£{rng.randint(500, 20000):,}"
+        return f"£{_ri(rng, 5, 500) * 1000:,}"
+    return f"£{_ri(rng, 500, 20000):,}"
 
 
 def _count(rng: random.Random) -> str:
     r = rng.random()
-    if r < 0.35:
-        return str(rng.randint(2, 99))
-    if r < 0.8:
-        return f"{rng.randint(100, 9999):,}"
-    return f"{rng.randint(100, 5000) * 100:,}"
+    if r < 0.45:
+        return str(_ri(rng, 2, 99))
+    if r < 0.93:
+        return f"{_ri(rng, 100, 9999):,}"
+    return f"{_ri(rng, 100, 5000) * 100:,}"
 
 
 def _pct(rng: random.Random) -> str:
     r = rng.random()
     if r < 0.5:
-        return f"{rng.randint(2, 95)}%"
+        return f"{_ri(rng, 2, 95)}%"
     if r < 0.8:
-        return f"{rng.randint(1, 60)}.{rng.randint(1, 9)}%"
-    return f"{rng.randint(2, 95)} per cent"
+        return f"{_ri(rng, 1, 60)}.{_ri(rng, 1, 9)}%"
+    return f"{_ri(rng, 2, 95)} per cent"
 
 
 def _date(rng: random.Random) -> str:
-    return f"{rng.randint(1, 28)} {MONTHS[rng.randrange(12)]} {rng.randint(2012, 2024)}"
+    return f"{_ri(rng, 1, 28)} {MONTHS[int(rng.random() * 12)]} {_ri(rng, 2012, 2024)}"
 
 
 def _month(rng: random.Random) -> str:
-    return f"{MONTHS[rng.randrange(12)]} {rng.randint(2012, 2024)}"
+    return f"{MONTHS[int(rng.random() * 12)]} {_ri(rng, 2012, 2024)}"
 
 
 def _name(rng: random.Random) -> str:
-    return f"{rng.choice(FIRST_NAMES)} {rng.choice(SURNAMES)}"
+    return f"{_pick(rng, FIRST_NAMES)} {_pick(rng, SURNAMES)}"
 
 
 def _programme(rng: random.Random) -> str:
-    return f"{rng.choice(PROG_ADJ)} {rng.choice(PROG_NOUN)} {rng.choice(PROG_KIND)}"
+    return f"{_pick(rng, PROG_ADJ)} {_pick(rng, PROG_NOUN)} {_pick(rng, PROG_KIND)}"
 
 
 def _org(rng: random.Random) -> str:
-    return f"{rng.choice(PLACES)} {rng.choice(ORG_SUFFIX)}"
+    return f"{_pick(rng, PLACES)} {_pick(rng, ORG_SUFFIX)}"
 
 
 _N_WORDS = ("two", "three", "four", "five", "six", "ten", "twenty")
 
-#: Slots drawn afresh at every use (facts of the article are fixed keys of :class:`Slots`).
-POOLS: dict[str, Sequence[str]] = {
-    "act": ACTS, "acting": ACTINGS, "benefs": BENEFICIARIES, "person": PERSONS,
-    "noun_pl": NOUN_PL, "org_n": NATIONAL_ORGS, "report": REPORTS, "report_title": REPORT_TITLES,
-    "time": TIMES, "conn": CONNECTORS, "period": PERIODS, "stat_obj": STAT_OBJECTS,
-    "adj_progress": ADJ_PROGRESS, "support_verb": SUPPORT_VERBS, "any_place": PLACES,
-    "region_r": REGIONS, "headline_actor": HEADLINE_ACTORS, "subject": SUBJECTS, "vp": VPS,
-    "tail": TAILS, "event": EVENTS, "offence": OFFENCES, "n_word": _N_WORDS,
-    "any_topic": tuple(t for d in DEPARTMENTS for t in d[3]), "surname": SURNAMES,
+#: Slots drawn afresh at every use; any other ``{key}`` is a fact of the article.
+POOLS: dict[str, tuple[str, ...]] = {
+    "act": ACTS,
+    "acting": ACTINGS,
+    "benefs": BENEFICIARIES,
+    "person": PERSONS,
+    "noun_pl": NOUN_PL,
+    "org_n": NATIONAL_ORGS,
+    "report": REPORTS,
+    "report_title": REPORT_TITLES,
+    "time": TIMES,
+    "conn": CONNECTORS,
+    "period": PERIODS,
+    "stat_obj": STAT_OBJECTS,
+    "adj_progress": ADJ_PROGRESS,
+    "support_verb": SUPPORT_VERBS,
+    "any_place": PLACES,
+    "headline_actor": HEADLINE_ACTORS,
+    "event": EVENTS,
+    "offence": OFFENCES,
+    "n_word": _N_WORDS,
+    "any_topic": tuple(t for d in DEPARTMENTS for t in d[3]),
 }
 GENERATORS: dict[str, Callable[[random.Random], str]] = {
-    "money": _money, "money_small": _money_small, "count": _count, "count_t": _count,
-    "pct": _pct, "date_r": _date, "month_r": _month, "name": _name,
-    "year_r": lambda r: str(r.randint(2010, 2024)), "year_f": lambda r: str(r.randint(2025, 2035)),
-    "weeks": lambda r: str(r.randint(4, 52)), "programme2": _programme, "org_r": _org,
+    "money": _money,
+    "money_small": _money_small,
+    "count": _count,
+    "count_t": _count,
+    "pct": _pct,
+    "date_r": _date,
+    "month_r": _month,
+    "name": _name,
+    "year_r": lambda r: str(_ri(r, 2010, 2024)),
+    "year_f": lambda r: str(_ri(r, 2025, 2035)),
+    "weeks": lambda r: str(_ri(r, 4, 52)),
+    "programme2": _programme,
+    "org_r": _org,
 }
-#: Slots whose filler is itself a template (one more formatting pass).
-_NESTED = frozenset({"vp", "tail"})
+#: Each department's own topics: "any topic" mostly stays within the department, so an
+#: article reads as one department's release rather than a random mix.
+_DEPT_TOPICS: dict[str, tuple[str, ...]] = {d[0]: d[3] for d in DEPARTMENTS}
+_OWN_TOPIC_SHARE = 0.7
+
+# Templates are compiled once into (op, value) pairs and rendered by one loop. This is about
+# twice as fast as ``str.format_map`` with a ``__missing__`` hook, which cost a Python call
+# per slot (over 100 slots per article).
+Op = tuple[int, Any]
+Template = tuple[Op, ...]
+LIT, POOL, FACT, GEN, NEST, CAP, TOPIC = range(7)
+_TOKEN_RE = re.compile(r"\[([^\[\]]*\|[^\[\]]*)\]|\{(\w+)\}")
+_NESTED_POOLS: dict[str, tuple[Template, ...]] = {}
 
 
-class Slots(dict[str, str]):
-    """An article's facts plus on-demand random fillers, for ``str.format_map``.
+def _slot(key: str) -> Op:
+    """The op for ``{key}``; ``{Key}`` is the same slot with its first letter capitalised."""
+    if key[0].isupper():
+        return (CAP, (_slot(key[0].lower() + key[1:]),))
+    if key == "any_topic":
+        return (TOPIC, POOLS[key])
+    if key in _NESTED_POOLS:
+        return (NEST, _NESTED_POOLS[key])
+    if key in POOLS:
+        return (POOL, POOLS[key])
+    if key in GENERATORS:
+        return (GEN, GENERATORS[key])
+    return (FACT, key)
 
-    Missing keys are drawn afresh each time from :data:`POOLS` or :data:`GENERATORS`; a key
-    starting with a capital letter gives the lower-case slot with its first letter capitalised
-    (``{Topic}`` at the start of a sentence).
+
+def compile_template(text: str) -> Template:
+    """Compile ``{slot}`` and ``[a|b|c]`` (one alternative drawn at each use) into ops.
+
+    >>> compile_template("[a|b] {place}.")
+    ((1, ('a', 'b')), (0, ' '), (2, 'place'), (0, '.'))
     """
+    ops: list[Op] = []
+    pos = 0
+    for m in _TOKEN_RE.finditer(text):
+        if m.start() > pos:
+            ops.append((LIT, text[pos : m.start()]))
+        if m.group(1) is not None:
+            options = m.group(1).split("|")
+            if any("{" in o for o in options):
+                ops.append((NEST, tuple(compile_template(o) for o in options)))
+            else:
+                ops.append((POOL, tuple(options)))
+        else:
+            ops.append(_slot(m.group(2)))
+        pos = m.end()
+    if pos < len(text):
+        ops.append((LIT, text[pos:]))
+    return tuple(ops)
 
-    __slots__ = ("rng", "rnd")
+
+def compile_all(templates: Sequence[str]) -> tuple[Template, ...]:
+    return tuple(compile_template(t) for t in templates)
+
+
+_NESTED_POOLS["subject"] = compile_all(SUBJECTS)
+_NESTED_POOLS["vp"] = compile_all(VPS)
+_NESTED_POOLS["tail"] = compile_all(TAILS)
+BODY_T = compile_all(BODY)
+QUOTE_T = compile_all(QUOTE)
+PARTNER_QUOTE_T = compile_all(PARTNER_QUOTE)
+LEADS_T = {family: compile_all(leads) for family, leads in LEADS.items()}
+TITLES_T = {
+    kind: tuple((compile_template(t), fam, facts) for t, fam, facts in titles)
+    for kind, titles in TITLES.items()
+}
+RELATED_TITLES_T = compile_all(RELATED_TITLES)
+RELATED_LEADS_T = compile_all(RELATED_LEADS)
+RELATED_BODY_T = compile_all(RELATED_BODY)
+BULLETS_T = compile_all(BULLETS)
+UPDATE_OPENERS_T = compile_all(UPDATE_OPENERS)
+ATTRIBUTION_FIRST_T = compile_all(
+    (
+        "{Role} {minister} said:",
+        "{minister}, {role}, said:",
+        "{Role} {minister} said:",
+        "Speaking during a visit to {place}, {minister} said:",
+        "The {secretary} {secname} said:",
+    )
+)
+ATTRIBUTION_OTHER_T = compile_all(
+    (
+        "{speaker}, {speaker_role} at {org}, said:",
+        "{Speaker_role} of {org}, {speaker}, said:",
+        "{name}, {speaker_role} at {org_n}, said:",
+        "{Speaker_role} at {org_n}, {name}, added:",
+    )
+)
+
+
+class Ctx:
+    """What templates are rendered with: the article's facts and the random generator."""
+
+    __slots__ = ("facts", "rnd", "rng", "topics")
 
     def __init__(self, rng: random.Random, facts: dict[str, str]) -> None:
-        super().__init__(facts)
+        self.facts = facts
         self.rng = rng
         self.rnd = rng.random
+        self.topics = _DEPT_TOPICS.get(facts.get("dept", ""), ())
 
-    def __missing__(self, key: str) -> str:
-        if key[0].isupper():
-            value = self[key[0].lower() + key[1:]]
-            return value[0].upper() + value[1:]
-        pool = POOLS.get(key)
-        if pool is not None:
-            value = pool[int(self.rnd() * len(pool))]
-            return value.format_map(self) if key in _NESTED else value
-        return GENERATORS[key](self.rng)
+    def fill(self, templates: Sequence[Template]) -> str:
+        """Render one template drawn from ``templates``."""
+        return render(templates[int(self.rnd() * len(templates))], self)
 
-    def fill(self, templates: Sequence[str]) -> str:
-        """Fill one template drawn from ``templates``."""
-        return templates[int(self.rnd() * len(templates))].format_map(self)
+
+def render(template: Template, ctx: Ctx) -> str:
+    """Render a compiled template: random slots are drawn afresh at each use."""
+    rnd = ctx.rnd
+    out: list[str] = []
+    for op, val in template:  # ops in order of frequency
+        if op == POOL:
+            out.append(val[int(rnd() * len(val))])
+        elif op == LIT:
+            out.append(val)
+        elif op == FACT:
+            out.append(ctx.facts[val])
+        elif op == NEST:
+            out.append(render(val[int(rnd() * len(val))], ctx))
+        elif op == TOPIC:
+            pool = ctx.topics if ctx.topics and rnd() < _OWN_TOPIC_SHARE else val
+            out.append(pool[int(rnd() * len(pool))])
+        elif op == GEN:
+            out.append(val(ctx.rng))
+        else:  # CAP
+            text = render(val, ctx)
+            out.append(text[:1].upper() + text[1:])
+    return "".join(out)
 
 
 # --------------------------------------------------------------------------------------------
 # Articles.
 # --------------------------------------------------------------------------------------------
 
+
 class Article:
     """One generated original, kept in the reservoir so copies can be planted from it.
 
     ``blocks`` are the paragraphs (a bullet list or a boilerplate block is one block);
-    ``kinds`` has one letter per block: h header, p paragraph, a quote attribution,
-    q quote, b bullets, n boilerplate.
+    ``kinds`` has one letter per block: h header, p paragraph, t subheading, a quote
+    attribution, q quote, b bullets, n boilerplate.
     """
 
-    __slots__ = ("id", "type", "title", "blocks", "kinds", "facts", "title_facts", "text",
-                 "straight", "has_relative")
+    __slots__ = (
+        "blocks",
+        "facts",
+        "has_relative",
+        "id",
+        "kinds",
+        "straight",
+        "text",
+        "title",
+        "title_facts",
+        "type",
+    )
 
-    def __init__(self, aid: str, typ: str, title: str, blocks: list[str], kinds: str,
-                 facts: dict[str, str], title_facts: tuple[str, ...], straight: bool) -> None:
+    def __init__(
+        self,
+        aid: str,
+        typ: str,
+        title: str,
+        blocks: list[str],
+        kinds: str,
+        facts: dict[str, str],
+        title_facts: tuple[str, ...],
+        straight: bool,
+    ) -> None:
         self.id = aid
         self.type = typ
         self.title = title
@@ -992,73 +1296,86 @@ class Writer:
     def pick(self, seq: Sequence[Any]) -> Any:
         return seq[int(self.rnd() * len(seq))]
 
-    def facts(self) -> Slots:
+    def facts(self) -> Ctx:
         """Draw the fixed facts of one article (its department, minister, place, money, ...)."""
         rng = self.rng
         dept, secretary, portfolios, topics, phone = self.pick(DEPARTMENTS)
         topic = self.pick(topics)
         topic2 = self.pick(topics)
         leader_title, leader, country = self.pick(LEADERS)
-        org_place = self.pick(PLACES)
-        org = f"{org_place} {self.pick(ORG_SUFFIX)}"
+        org_suffix = self.pick(ORG_SUFFIX)
+        org = f"{self.pick(PLACES)} {org_suffix}"
         place = self.pick(PLACES)
         facts = {
-            "dept": dept, "secretary": secretary, "phone": phone,
+            "dept": dept,
+            "secretary": secretary,
+            "phone": phone,
             "role": f"Minister for {self.pick(portfolios)}" if self.rnd() < 0.75 else secretary,
-            "minister": _name(rng), "secname": _name(rng), "place": place,
-            "region": self.pick(REGIONS), "topic": topic, "topic2": topic2,
-            "amount": _money(rng), "date": _date(rng), "programme": _programme(rng),
-            "org": org, "org_short": org.split(" ", 1)[1] if self.rnd() < 0.5 else org,
-            "speaker": _name(rng), "speaker_role": self.pick(ORG_ROLES),
-            "benef": self.pick(BENEFICIARIES), "leader_title": leader_title, "leader": leader,
+            "minister": _name(rng),
+            "secname": _name(rng),
+            "place": place,
+            "region": self.pick(REGIONS),
+            "topic": topic,
+            "topic2": topic2,
+            "amount": _money(rng),
+            "date": _date(rng),
+            "programme": _programme(rng),
+            "org": org,
+            "org_short": f"the {org_suffix}" if self.rnd() < 0.5 else org,
+            "speaker": _name(rng),
+            "speaker_role": self.pick(ORG_ROLES),
+            "date_u": _date(rng),
+            "benef": self.pick(BENEFICIARIES),
+            "leader_title": leader_title,
+            "leader": leader,
             "country": country,
         }
-        facts["org_short"] = "The " + facts["org_short"] if facts["org_short"] != org else org
-        return Slots(rng, facts)
+        facts["speaker_surname"] = facts["speaker"].rsplit(" ", 1)[1]
+        return Ctx(rng, facts)
 
-    def sentences(self, s: Slots, templates: Sequence[str], n: int, no_facts: bool = False) -> str:
-        """``n`` filled sentences joined into one paragraph."""
-        out = []
+    def sentences(
+        self, s: Ctx, templates: Sequence[Template], n: int, no_facts: bool = False
+    ) -> str:
+        """``n`` filled sentences joined into one paragraph, no template used twice."""
+        out: list[str] = []
+        used: list[int] = []
         while len(out) < n:
-            sentence = s.fill(templates)
+            i = int(self.rnd() * len(templates))
+            if i in used and len(used) < len(templates):
+                continue
+            sentence = render(templates[i], s)
             if no_facts and _FACTY.search(sentence):
                 continue
+            used.append(i)
             out.append(sentence)
         return " ".join(out)
 
-    def quote_block(self, s: Slots, templates: Sequence[str], style: str) -> str:
+    def quote_block(self, s: Ctx, templates: Sequence[Template], style: str) -> str:
         text = self.sentences(s, templates, self.rng.randint(2, 4))
         return f"“{text}”" if style == "curly" else text
 
-    def attribution(self, s: Slots, first: bool) -> str:
-        if first:
-            return self.pick((
-                "{Role} {minister} said:", "{minister}, {role}, said:", "{Role} {minister} said:",
-                "Speaking during a visit to {place}, {minister} said:", "The {secretary} {secname} said:",
-            )).format_map(s)
-        return self.pick((
-            "{speaker}, {speaker_role} at {org}, said:", "{Speaker_role} of {org}, {speaker}, said:",
-            "{name}, {speaker_role} at {org_n}, said:", "{Speaker_role} at {org_n}, {name}, added:",
-        )).format_map(s)
+    def attribution(self, s: Ctx, first: bool) -> str:
+        """The line introducing a quote: the minister first, then partners."""
+        return s.fill(ATTRIBUTION_FIRST_T if first else ATTRIBUTION_OTHER_T)
 
     # ---- originals -----------------------------------------------------------------------
     def original(self, aid: str) -> Article:
-        """A fresh article of 150-900 words (about 400 on average)."""
+        """A fresh article of 160-940 words (median about 410)."""
         rng, rnd = self.rng, self.rnd
         s = self.facts()
         typ = rng.choices(TYPES, TYPE_WEIGHTS)[0]
-        title_tmpl, family, title_facts = self.pick(TITLES.get(typ, TITLES["announce"]))
-        title = title_tmpl.format_map(s)
+        title_tmpl, family, title_facts = self.pick(TITLES_T.get(typ, TITLES_T["announce"]))
+        title = render(title_tmpl, s)
         title = title[0].upper() + title[1:]
         blocks = [f"{typ}: {title}"]
         kinds = ["h"]
-        target = int(rng.triangular(150, 880, 220))
+        target = int(rng.triangular(140, 820, 180))
         quote_style = "curly" if rnd() < 0.8 else "none"
         if typ in ("Press release", "News story") and rnd() < 0.25:
-            blocks.append("\n".join("- " + s.fill(BULLETS) for _ in range(rng.randint(2, 3))))
+            blocks.append("\n".join("- " + s.fill(BULLETS_T) for _ in range(rng.randint(2, 3))))
             kinds.append("b")
-        lead = s.fill(LEADS[family])
-        blocks.append(lead + " " + self.sentences(s, BODY, rng.randint(1, 2)))
+        lead = s.fill(LEADS_T[family])
+        blocks.append(lead + " " + self.sentences(s, BODY_T, rng.randint(1, 2)))
         kinds.append("p")
         words = sum(_word_count(b) for b in blocks[1:])
         quotes_left = 1 + (target >= 320) + (target >= 520) + (target >= 700)
@@ -1069,37 +1386,42 @@ class Writer:
             if quotes_left and (r < 0.4 or words >= target):
                 first = quotes_done == 0
                 blocks.append(self.attribution(s, first))
-                blocks.append(self.quote_block(s, QUOTE if first or rnd() < 0.3 else PARTNER_QUOTE,
-                                               quote_style))
+                blocks.append(
+                    self.quote_block(
+                        s, QUOTE_T if first or rnd() < 0.3 else PARTNER_QUOTE_T, quote_style
+                    )
+                )
                 kinds += ["a", "q"]
                 quotes_left -= 1
                 quotes_done += 1
                 words += _word_count(blocks[-2]) + _word_count(blocks[-1])
             elif bullets_left and r < 0.55:
                 blocks.append(self.pick(BULLET_INTROS))
-                blocks.append("\n".join("- " + s.fill(BULLETS) for _ in range(rng.randint(3, 6))))
+                blocks.append("\n".join("- " + s.fill(BULLETS_T) for _ in range(rng.randint(3, 6))))
                 kinds += ["p", "b"]
                 bullets_left = 0
                 words += _word_count(blocks[-2]) + _word_count(blocks[-1])
             else:
-                para = self.sentences(s, BODY, rng.randint(2, 5))
-                if rnd() < 0.08:
-                    para = para.replace(s["programme"], f"[{s['programme']}](#)", 1)
+                para = self.sentences(s, BODY_T, rng.randint(2, 5))
+                if rnd() < 0.08:  # an inline link, as in scraped pages
+                    programme = s.facts["programme"]
+                    para = para.replace(programme, f"[{programme}](#)", 1)
                 blocks.append(para)
                 kinds.append("p")
                 words += _word_count(para)
         if rnd() < 0.2:
             blocks.append("Notes to editors")
-            blocks.append(self.sentences(s, BODY, rng.randint(1, 3))
-                          + f" For more information contact the press office on {s['phone']}.")
-            kinds += ["p", "p"]
+            contact = f"For more information contact the press office on {s.facts['phone']}."
+            blocks.append(self.sentences(s, BODY_T, rng.randint(1, 3)) + " " + contact)
+            kinds += ["t", "p"]
         if rnd() < 0.05:
             blocks.append(self.pick(NEWSLETTERS))
             kinds.append("n")
         straight = rnd() < 0.2
         if straight:
             blocks = [straighten_quotes(b) for b in blocks]
-        return Article(aid, typ, title, blocks, "".join(kinds), dict(s), title_facts, straight)
+            title = straighten_quotes(title)
+        return Article(aid, typ, title, blocks, "".join(kinds), s.facts, title_facts, straight)
 
     def stub(self) -> str:
         """A title and one line; titles are unique, so distinct stubs are never duplicates."""
@@ -1131,8 +1453,8 @@ class Writer:
                 d = rng.choices(names, weights)[0]
                 if d not in damages:
                     damages.append(d)
-            if attempt == 5:
-                damages = ["split"]
+            if attempt == 5:  # last resort: bracketing the title never changes a word
+                damages = ["title"]
             blocks = list(orig.blocks)
             kinds = list(orig.kinds)
             if "substitute" in damages:
@@ -1140,20 +1462,20 @@ class Writer:
             if "drop" in damages:
                 self._drop_sentence(blocks, kinds)
             if "add" in damages:
-                self._add_sentence(blocks, kinds, Slots(rng, orig.facts))
+                self._add_sentence(blocks, kinds, Ctx(rng, orig.facts), orig.straight)
             if "boilerplate" in damages:
                 blocks.append(self.pick(NEWSLETTERS if rng.random() < 0.6 else JOB_BLOCKS))
                 kinds.append("n")
             if "split" in damages:
                 self._split_paragraph(blocks, kinds)
             if "title" in damages:
-                blocks[0] = self._break_title(orig.type, blocks[0][len(orig.type) + 2:])
+                blocks[0] = self._break_title(orig.type, blocks[0][len(orig.type) + 2 :])
             text = "\n\n".join(blocks)
             if "quotes" in damages:
                 text = curl_quotes(text) if orig.straight else straighten_quotes(text)
             if "mojibake" in damages:
                 text = mojibake(text)
-            if text == orig.text:
+            if text == orig.text or len(HEADER_RE.findall(text)) != 1:
                 continue
             if jaccard(orig_sh, shingles(text)) >= NEAR_MIN_JACCARD:
                 return text, damages
@@ -1162,8 +1484,11 @@ class Writer:
     def _substitute(self, blocks: list[str], kinds: list[str]) -> None:
         """Swap 1-4 ordinary words for synonyms (never more than 3% of the words)."""
         body = [i for i, k in enumerate(kinds) if k in "pq"]
-        matches = [(i, m.start(), m.end(), m.group(0)) for i in body
-                   for m in _SYNONYM_RE.finditer(blocks[i])]
+        matches = [
+            (i, m.start(), m.end(), m.group(0))
+            for i in body
+            for m in _SYNONYM_RE.finditer(blocks[i])
+        ]
         if not matches:
             return
         words = sum(_word_count(blocks[i]) for i in body)
@@ -1173,10 +1498,16 @@ class Writer:
             i, start, end, word = matches[j]
             blocks[i] = blocks[i][:start] + SYNONYMS[word] + blocks[i][end:]
 
-    def _body_paragraphs(self, blocks: list[str], kinds: list[str], min_sentences: int) -> list[int]:
-        return [i for i, k in enumerate(kinds)
-                if k == "p" and not blocks[i].endswith(":")
-                and len(_SENTENCE_SPLIT.split(blocks[i])) >= min_sentences]
+    def _body_paragraphs(
+        self, blocks: list[str], kinds: list[str], min_sentences: int
+    ) -> list[int]:
+        return [
+            i
+            for i, k in enumerate(kinds)
+            if k == "p"
+            and not blocks[i].endswith(":")
+            and len(_SENTENCE_SPLIT.split(blocks[i])) >= min_sentences
+        ]
 
     def _drop_sentence(self, blocks: list[str], kinds: list[str]) -> None:
         """Drop one sentence that states no fact (no digits, money or percentages)."""
@@ -1190,13 +1521,17 @@ class Writer:
             del parts[j]
             blocks[i] = " ".join(parts)
 
-    def _add_sentence(self, blocks: list[str], kinds: list[str], s: Slots) -> None:
+    def _add_sentence(self, blocks: list[str], kinds: list[str], s: Ctx, straight: bool) -> None:
         """Insert one new sentence stating no fact into a body paragraph."""
         candidates = self._body_paragraphs(blocks, kinds, 1)
         if candidates:
             i = self.pick(candidates)
             parts = _SENTENCE_SPLIT.split(blocks[i])
-            parts.insert(self.rng.randint(0, len(parts)), self.sentences(s, BODY, 1, no_facts=True))
+            sentence = self.sentences(s, BODY_T, 1, no_facts=True)
+            parts.insert(
+                self.rng.randint(0, len(parts)),
+                straighten_quotes(sentence) if straight else sentence,
+            )
             blocks[i] = " ".join(parts)
 
     def _split_paragraph(self, blocks: list[str], kinds: list[str]) -> None:
@@ -1207,12 +1542,10 @@ class Writer:
         i = self.pick(candidates)
         text = blocks[i]
         lo, hi = len(text) * 3 // 10, len(text) * 7 // 10
-        spaces = [m.start() for m in re.finditer(r"(?<=[\w,])  ?(?=[a-z])", text[lo:hi])]
+        spaces = [m.start() for m in _MID_SENTENCE_SPACE.finditer(text, lo, hi)]
         if spaces:
-            cut = lo + self.pick(spaces)
-            blocks[i] = text[:cut] + "\n\n" + text[cut + 1:]
-            kinds[i:i + 1] = [kinds[i], kinds[i]]
-            blocks[i + 1:i + 1] = []
+            cut = self.pick(spaces)
+            blocks[i] = text[:cut] + "\n\n" + text[cut + 1 :]
 
     def _break_title(self, typ: str, title: str) -> str:
         """Wrap the header in link brackets, breaking it across two paragraphs or not."""
@@ -1231,22 +1564,21 @@ class Writer:
     def update(self, orig: Article) -> str:
         """The original plus one or two new paragraphs (Jaccard kept between 0.5 and 0.8)."""
         rng = self.rng
-        s = Slots(rng, orig.facts)
-        s["date_u"] = _date(rng)
+        s = Ctx(rng, orig.facts)
         orig_sh = shingles(orig.text)
         # Keep trailing boilerplate at the end, as a site would.
         tail = len(orig.kinds) - len(orig.kinds.rstrip("n"))
-        head_blocks = orig.blocks[:len(orig.blocks) - tail]
-        tail_blocks = orig.blocks[len(orig.blocks) - tail:]
+        head_blocks = orig.blocks[: len(orig.blocks) - tail]
+        tail_blocks = orig.blocks[len(orig.blocks) - tail :]
         orig_words = sum(_word_count(b) for b in head_blocks[1:])
         goal = orig_words * rng.uniform(0.35, 0.8)
-        paras = [s.fill(UPDATE_OPENERS) + self.sentences(s, BODY, 1)]
+        paras = [s.fill(UPDATE_OPENERS_T) + self.sentences(s, BODY_T, 1)]
         n_paras = 1 if goal < 120 or rng.random() < 0.4 else 2
         while sum(_word_count(p) for p in paras) < goal:
             if len(paras) < n_paras and _word_count(paras[-1]) > goal / n_paras:
-                paras.append(self.sentences(s, BODY, 1))
+                paras.append(self.sentences(s, BODY_T, 1))
             else:
-                paras[-1] += " " + self.sentences(s, BODY, 1)
+                paras[-1] += " " + self.sentences(s, BODY_T, 1)
         lo, hi = CONTAINS_RANGE
         for _ in range(40):
             text = "\n\n".join([*head_blocks, *paras, *tail_blocks])
@@ -1256,7 +1588,7 @@ class Writer:
                     text = straighten_quotes(text)
                 return text
             if j > hi:
-                paras[-1] += " " + self.sentences(s, BODY, 1)
+                paras[-1] += " " + self.sentences(s, BODY_T, 1)
             else:
                 parts = _SENTENCE_SPLIT.split(paras[-1])
                 if len(parts) > 1:
@@ -1265,47 +1597,53 @@ class Writer:
                     paras.pop()
                 else:
                     break
-        raise AssertionError(f"could not make an update of {orig.id} with Jaccard in {CONTAINS_RANGE}")
+        raise AssertionError(
+            f"could not make an update of {orig.id} with Jaccard in {CONTAINS_RANGE}"
+        )
 
     def rewrite(self, orig: Article) -> str:
         """A trade-paper story re-using 2-4 of the original’s quote paragraphs verbatim."""
         rng = self.rng
-        s = Slots(rng, orig.facts)
-        s["surname"] = orig.facts["speaker"].split(" ")[-1]
+        s = Ctx(rng, orig.facts)
         quotes = [b for b, k in zip(orig.blocks, orig.kinds, strict=True) if k == "q"]
         k = min(len(quotes), rng.randint(2, 4))
         picked = sorted(rng.sample(range(len(quotes)), k))
         single = rng.random() < 0.6
         reused = []
         for i in picked:
-            q = quotes[i].strip("“”\"")
+            q = quotes[i].strip('“”"')
             reused.append("'" + straighten_quotes(q) + "'" if single else quotes[i])
-        title = s.fill(RELATED_TITLES)
-        blocks = [f"News story: {title[0].upper()}{title[1:]}",
-                  f"{_name(rng)} {_date(rng)}",
-                  s.fill(RELATED_LEADS),
-                  self.sentences(s, RELATED_BODY, rng.randint(1, 3))]
+        title = s.fill(RELATED_TITLES_T)
+        blocks = [
+            f"News story: {title[0].upper()}{title[1:]}",
+            f"{_name(rng)} {_date(rng)}",
+            s.fill(RELATED_LEADS_T),
+            self.sentences(s, RELATED_BODY_T, rng.randint(1, 3)),
+        ]
         for q in reused:
             if rng.random() < 0.5:
-                blocks.append(self.sentences(s, RELATED_BODY, rng.randint(1, 2)))
+                blocks.append(self.sentences(s, RELATED_BODY_T, rng.randint(1, 2)))
             blocks.append(q)
-        blocks.append(self.sentences(s, RELATED_BODY, rng.randint(1, 2)))
+        blocks.append(self.sentences(s, RELATED_BODY_T, rng.randint(1, 2)))
         blocks.append(self.pick(JOB_BLOCKS))
         orig_sh = shingles(orig.text)
         for _ in range(20):
             text = "\n\n".join(blocks)
             if jaccard(orig_sh, shingles(text)) < RELATED_MAX_JACCARD - 0.05:
                 return text
-            blocks.insert(-1, self.sentences(s, RELATED_BODY, 3))
+            blocks.insert(-1, self.sentences(s, RELATED_BODY_T, 3))
         raise AssertionError(f"could not make a rewrite of {orig.id} with Jaccard < 0.45")
 
-    def sibling(self, orig: Article) -> str:
+    def sibling(self, orig: Article) -> str | None:
         """Same template and wording, different facts: money, a date, or a place or name."""
         rng = self.rng
         text = orig.text
-        options = [f for f in ("amount", "date", "place", "leader", "minister")
-                   if f in orig.title_facts]
+        options = [
+            f for f in ("amount", "date", "place", "leader", "minister") if f in orig.title_facts
+        ]
         options += [f for f in ("amount", "date") if f not in options and orig.facts[f] in text]
+        if not options:
+            return None
         kinds = rng.sample(options, min(len(options), 2 if rng.random() < 0.25 else 1))
         for kind in kinds:
             old = orig.facts[kind]
@@ -1324,7 +1662,9 @@ class Writer:
                 new = n
             else:
                 new = _name(rng)
-            text = re.sub(rf"(?<![\w£.,]){re.escape(old)}(?![\w]|[.,]\d)", new.replace("\\", ""), text)
+            # Whole occurrences only: "9 July 2018" must not match inside "19 July 2018".
+            pattern = rf"(?<![\w£.,]){re.escape(old)}(?![\w]|[.,]\d)"
+            text = re.sub(pattern, new.replace("\\", "\\\\"), text)
         if text == orig.text:
             raise AssertionError(f"template sibling of {orig.id} is identical")
         return text
@@ -1333,11 +1673,13 @@ class Writer:
 def _perturb_money(amount: str, rng: random.Random, text: str) -> str:
     """The same kind of amount with a different number: £17 million -> £18 million."""
     m = re.fullmatch(r"£([\d,]+(?:\.\d)?)(.*)", amount)
-    assert m, amount
+    if m is None:
+        raise ValueError(f"not an amount: {amount}")
     num, unit = m.group(1), m.group(2)
     while True:
         if "." in num:
-            new = f"{max(0.1, float(num) + rng.choice((-1.5, -1, -0.5, -0.2, 0.2, 0.5, 1, 1.5))):.1f}"
+            step = rng.choice((-1.5, -1, -0.5, -0.2, 0.2, 0.5, 1, 1.5))
+            new = f"{max(0.1, float(num) + step):.1f}"
         elif "," in num:
             value = int(num.replace(",", ""))
             step = 1000 if value % 1000 == 0 else 1
@@ -1402,8 +1744,14 @@ class _Truth:
         self.counts = dict.fromkeys(("original", "stub", *COPY_KINDS), 0)
 
 
-def generate(out_dir: str | Path, articles: int, seed: int, dup_rate: float = 0.1,
-             encodings: bool = False, quiet: bool = True) -> dict[str, Any]:
+def generate(
+    out_dir: str | Path,
+    articles: int,
+    seed: int,
+    dup_rate: float = 0.1,
+    encodings: bool = False,
+    quiet: bool = True,
+) -> dict[str, Any]:
     """Write ``out_dir/dump/*.txt`` and ``out_dir/truth.json``; return a summary.
 
     Existing generated files (``NNNNN.txt``, ``NNNNN.txt.gz``) in ``dump/`` are removed first so
@@ -1417,9 +1765,9 @@ def generate(out_dir: str | Path, articles: int, seed: int, dup_rate: float = 0.
     out = Path(out_dir)
     dump = out / "dump"
     dump.mkdir(parents=True, exist_ok=True)
-    for old in dump.iterdir():
-        if re.fullmatch(r"\d{5,}\.txt(\.gz)?", old.name):
-            old.unlink()
+    for stale in dump.iterdir():
+        if re.fullmatch(r"\d{5,}\.txt(\.gz)?", stale.name):
+            stale.unlink()
 
     rng = random.Random(seed)
     enc_rng = random.Random(f"{seed}/encodings")
@@ -1432,8 +1780,8 @@ def generate(out_dir: str | Path, articles: int, seed: int, dup_rate: float = 0.
     file_encodings: dict[str, str] = {}
     produced = n_files = total_bytes = 0
 
-    def plant(aid: str) -> str | None:
-        """A copy of a reservoir original, or None to write a fresh article instead."""
+    def plant(aid: str) -> str:
+        """A copy or relative of a reservoir original, recorded in the truth."""
         kind = rng.choices(COPY_KINDS, COPY_WEIGHTS)[0]
         src = old if old and rng.random() < OLD_SHARE else recent
         orig = src[int(rng.random() * len(src))]
@@ -1455,7 +1803,13 @@ def generate(out_dir: str | Path, articles: int, seed: int, dup_rate: float = 0.
         elif kind == "related":
             text = writer.rewrite(orig)
         else:
-            text = writer.sibling(orig)
+            sibling = writer.sibling(orig)
+            if sibling is None:  # no fact to change: plant a near copy instead
+                kind = "near"
+                text, damages = writer.near(orig)
+                truth.copy_kinds[aid] = "near:" + ",".join(damages)
+            else:
+                text = sibling
         truth.counts[kind] += 1
         if kind in ("exact", "near"):
             truth.clusters.setdefault(orig.id, []).append(aid)
@@ -1469,32 +1823,35 @@ def generate(out_dir: str | Path, articles: int, seed: int, dup_rate: float = 0.
         n_files += 1
         enc = "utf-8"
         if encodings:
-            enc = ENCODINGS[n_files - 2] if 2 <= n_files <= 5 else (
-                ENCODINGS[int(enc_rng.random() * 4)] if enc_rng.random() < 0.08 else "utf-8")
+            enc = (
+                ENCODINGS[n_files - 2]
+                if 2 <= n_files <= 5
+                else (ENCODINGS[int(enc_rng.random() * 4)] if enc_rng.random() < 0.04 else "utf-8")
+            )
         name = f"{n_files:0{width}d}.txt" + (".gz" if enc == "gzip" else "")
         n = min(rng.randint(10, 70), articles - produced)
         texts = []
         for ordinal in range(1, n + 1):
             aid = f"{name}#{ordinal}"
-            text = plant(aid) if recent and rng.random() < dup_rate else None
-            if text is None:
-                if rng.random() < STUB_RATE:
-                    text = writer.stub()
-                    truth.stubs.append(aid)
-                    truth.counts["stub"] += 1
-                else:
-                    art = writer.original(aid)
-                    text = art.text
-                    truth.counts["original"] += 1
-                    if len(recent) == RECENT_SIZE:  # reservoir-sample what falls out of `recent`
-                        evicted += 1
-                        if len(old) < OLD_SIZE:
-                            old.append(recent[0])
-                        else:
-                            j = int(rng.random() * evicted)
-                            if j < OLD_SIZE:
-                                old[j] = recent[0]
-                    recent.append(art)
+            if recent and rng.random() < dup_rate:
+                text = plant(aid)
+            elif rng.random() < STUB_RATE:
+                text = writer.stub()
+                truth.stubs.append(aid)
+                truth.counts["stub"] += 1
+            else:
+                art = writer.original(aid)
+                text = art.text
+                truth.counts["original"] += 1
+                if len(recent) == RECENT_SIZE:  # reservoir-sample what falls out of `recent`
+                    evicted += 1
+                    if len(old) < OLD_SIZE:
+                        old.append(recent[0])
+                    else:
+                        j = int(rng.random() * evicted)
+                        if j < OLD_SIZE:
+                            old[j] = recent[0]
+                recent.append(art)
             if len(HEADER_RE.findall(text)) != 1 or not HEADER_RE.match(text):
                 raise AssertionError(f"{aid}: header line missing or repeated")
             texts.append(text)
@@ -1524,14 +1881,22 @@ def generate(out_dir: str | Path, articles: int, seed: int, dup_rate: float = 0.
         fh.write("\n")
     seconds = time.perf_counter() - start
     summary = {
-        "files": n_files, "articles": articles, "bytes": total_bytes, "seconds": round(seconds, 3),
-        "clusters": len(clusters), "cluster_articles": sum(len(c) for c in clusters),
-        "relations": len(truth.relations), "stubs": len(truth.stubs), "counts": truth.counts,
+        "files": n_files,
+        "articles": articles,
+        "bytes": total_bytes,
+        "seconds": round(seconds, 3),
+        "clusters": len(clusters),
+        "cluster_articles": sum(len(c) for c in clusters),
+        "relations": len(truth.relations),
+        "stubs": len(truth.stubs),
+        "counts": truth.counts,
     }
     if not quiet:
-        print(f"corpus: {n_files:,} files, {articles:,} articles, {total_bytes / 1e6:,.1f} MB, "
-              f"{seconds:.1f} s ({articles / seconds:,.0f} articles/s, "
-              f"{total_bytes / 1e6 / seconds:,.1f} MB/s) -> {out}")
+        print(
+            f"corpus: {n_files:,} files, {articles:,} articles, {total_bytes / 1e6:,.1f} MB, "
+            f"{seconds:.1f} s ({articles / seconds:,.0f} articles/s, "
+            f"{total_bytes / 1e6 / seconds:,.1f} MB/s) -> {out}"
+        )
     return summary
 
 
@@ -1540,10 +1905,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--articles", type=int, required=True, help="number of articles to write")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--out", required=True, help="output folder: gets dump/ and truth.json")
-    parser.add_argument("--dup-rate", type=float, default=0.1,
-                        help="share of articles that are planted copies or relatives (default 0.1)")
-    parser.add_argument("--encodings", action="store_true",
-                        help="also write some files as UTF-8 with BOM, UTF-16, cp1252 and gzip")
+    parser.add_argument(
+        "--dup-rate",
+        type=float,
+        default=0.1,
+        help="share of articles that are planted copies or relatives (default 0.1)",
+    )
+    parser.add_argument(
+        "--encodings",
+        action="store_true",
+        help="also write some files as UTF-8 with BOM, UTF-16, cp1252 and gzip",
+    )
     args = parser.parse_args(argv)
     try:
         generate(args.out, args.articles, args.seed, args.dup_rate, args.encodings, quiet=False)

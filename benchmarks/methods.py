@@ -68,10 +68,7 @@ def read_articles(path: Path, root: Path) -> list[tuple[str, str]]:
     if not starts or text[: starts[0]].strip():
         starts.insert(0, 0)
     bounds = [*starts, len(text)]
-    return [
-        (f"{name}#{i}", text[bounds[i - 1] : bounds[i]].strip())
-        for i in range(1, len(bounds))
-    ]
+    return [(f"{name}#{i}", text[bounds[i - 1] : bounds[i]].strip()) for i in range(1, len(bounds))]
 
 
 def shingle_strings(text: str) -> list[str]:
@@ -152,15 +149,13 @@ def floor_file(job: tuple[Path, Path]) -> list[tuple[str, int]]:
     out = []
     for article_id, text in read_articles(*job):
         words = _TOKEN.findall(text.lower())
-        th = np.fromiter(
-            (zlib.crc32(w.encode()) for w in words), dtype=np.uint64, count=len(words)
-        )
+        th = np.fromiter((zlib.crc32(w.encode()) for w in words), dtype=np.uint64, count=len(words))
         n = max(len(th) - SHINGLE + 1, 0)
         acc = np.zeros(n, dtype=np.uint64)
         with np.errstate(over="ignore"):
             for j in range(SHINGLE):
                 acc = acc * np.uint64(0x9E3779B97F4A7C15) + th[j : j + n]
-        out.append((article_id, int(len(acc))))
+        out.append((article_id, len(acc)))
     return out
 
 

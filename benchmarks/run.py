@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from itertools import combinations
+from itertools import combinations, pairwise
 from pathlib import Path
 from typing import Any
 
@@ -69,23 +69,24 @@ class Result:
 
 def _children() -> dict[int, list[int]]:
     tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
+            stat = (entry / "stat").read_bytes()
         except OSError:
             continue
         ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
-        tree.setdefault(ppid, []).append(int(entry))
+        tree.setdefault(ppid, []).append(int(entry.name))
     return tree
+
+
+_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
 def _rss_kb(pid: int) -> int:
     try:
-        with open(f"/proc/{pid}/statm", "rb") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+        return int(Path(f"/proc/{pid}/statm").read_bytes().split()[1]) * _PAGE_KB
     except (OSError, IndexError, ValueError):
         return 0
 
@@ -262,7 +263,7 @@ def report(all_results: dict[int, list[Result]], args: argparse.Namespace) -> st
                 ratios.append(f"{size:,}: scan takes {scan.wall / by['floor'].wall:.2f}x the floor")
     scans = {size: by.wall for size, rs in all_results.items() for by in rs if by.method == "scan"}
     sizes = sorted(scans)
-    for small, big in zip(sizes, sizes[1:], strict=False):
+    for small, big in pairwise(sizes):
         ratios.append(
             f"scan {big:,} vs {small:,} articles: {scans[big] / scans[small]:.2f}x the time"
             f" for {big / small:.0f}x the articles"
@@ -273,8 +274,17 @@ def report(all_results: dict[int, list[Result]], args: argparse.Namespace) -> st
     )
     command = "python benchmarks/run.py " + " ".join(sys.argv[1:])
     return "\n".join(
-        ["", "Ratios:", *(f"- {r}" for r in ratios), "", f"Command: `{command}`",
-         f"Machine: {machine}", "", *lines, ""]
+        [
+            "",
+            "Ratios:",
+            *(f"- {r}" for r in ratios),
+            "",
+            f"Command: `{command}`",
+            f"Machine: {machine}",
+            "",
+            *lines,
+            "",
+        ]
     )
 
 
@@ -282,10 +292,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated article counts")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="cores for scan, rensa, floor")
+    parser.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="cores for scan, rensa, floor"
+    )
     parser.add_argument("--baseline-jobs", type=int, default=1, help="cores for the usual way")
     parser.add_argument("--methods", default="scan,baseline,rensa,floor")
-    parser.add_argument("--compare-up-to", type=int, default=100_000, help="largest size for baseline and rensa")
+    parser.add_argument(
+        "--compare-up-to", type=int, default=100_000, help="largest size for baseline and rensa"
+    )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args(argv)
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]

@@ -125,6 +125,8 @@ def _bucket_pairs(
 def _slice_pairs(
     keys: U64, owners: U32, star_above: int | None, skip_above: int | None
 ) -> tuple[U32, U32]:
+    if len(keys) == 0:
+        return np.zeros(0, np.uint32), np.zeros(0, np.uint32)
     order = np.lexsort((owners, keys))
     keys, owners = keys[order], owners[order]
     distinct = np.r_[True, (keys[1:] != keys[:-1]) | (owners[1:] != owners[:-1])]

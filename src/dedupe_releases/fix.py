@@ -125,6 +125,9 @@ def fix_line(line: str, config: FixConfig = FixConfig()) -> tuple[str, Counter[s
     "It's £17 million & more"
     >>> fix_line("the Government\u00e2\u20ac\u2122s plan")[0]
     "the Government's plan"
+
+    The steps feed each other (an entity can decode to mojibake, removing a zero-width
+    space can complete one), so they repeat until nothing changes: fixing twice is a no-op.
     """
     fixed, fixes = _fix_line(line, config)
     return fixed, fixes if fixes is not None else Counter()
@@ -132,37 +135,44 @@ def fix_line(line: str, config: FixConfig = FixConfig()) -> tuple[str, Counter[s
 
 def _fix_line(line: str, config: FixConfig) -> tuple[str, Counter[str] | None]:
     """``fix_line``; the counts are None when nothing was repaired (the common case)."""
-    fixes: Counter[str] | None = None
+    fixes: Counter[str] = Counter()
+    for _ in range(4):
+        line, others_changed = _fix_once(line, config, fixes)
+        if not others_changed:
+            break
+    return line, fixes or None
+
+
+def _fix_once(line: str, config: FixConfig, fixes: Counter[str]) -> tuple[str, bool]:
+    """One pass of every step; says whether a step other than ftfy changed the line."""
+    changed = False
     for _ in range(3):  # entities may be escaped twice ("&amp;amp;"): unescape to a fixed point
         if "&" not in line:
             break
         new = _ENTITY.sub(_unescape, line)
         if new == line:
             break
-        fixes = fixes or Counter()
         fixes["html_entities"] += 1
-        line = new
+        line, changed = new, True
     if config.ftfy:
         new = ftfy_fix(line)
         if new != line:
-            fixes = fixes or Counter()
             fixes["ftfy"] += 1
             line = new
     if not (_CHEAP_FIXES.search(line) or line[:1].isspace() or line[-1:].isspace()):
-        return line, fixes  # nothing below can change it
-    fixes = fixes or Counter()
+        return line, changed  # nothing below can change it
     new = _SPACES.sub(" ", _INVISIBLE.sub("", line))
     if new != line:
         fixes["spaces"] += 1
-        line = new
+        line, changed = new, True
     for _ in range(3):  # nested links: "[[a](#)](#)"
         new = _LINK.sub(r"\1", line)
         if new == line:
             break
         fixes["link_brackets"] += 1
-        line = new
+        line, changed = new, True
     new = _MULTISPACE.sub(" ", line).strip()
-    return new, fixes
+    return new, changed or new != line
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
