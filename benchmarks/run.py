@@ -26,6 +26,7 @@ Baseline and rensa run up to ``--compare-up-to`` articles (the usual way needs ~
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -131,7 +132,8 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[flo
 
 def corpus(size: int, seed: int) -> Path:
     """The corpus folder for a size (generated once, then reused)."""
-    folder = OUT / f"corpus-{size}-seed{seed}"
+    version = hashlib.sha256((HERE / "corpus.py").read_bytes()).hexdigest()[:8]
+    folder = OUT / f"corpus-{size}-seed{seed}-{version}"
     truth = folder / "truth.json"
     if truth.exists() and json.loads(truth.read_text()).get("articles") == size:
         return folder
