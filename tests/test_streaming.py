@@ -136,3 +136,17 @@ def test_band_keys_of_records_and_batches_agree(generated):
     assert isinstance(record, FileRecord) and not isinstance(packed, type(None))
     expected = np.concatenate([np.frombuffer(s.bands, "<u8") for s in record.sketches])
     assert (packed.bands == expected).all()  # type: ignore[union-attr]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="ab1 _.!?\"')]\n\t", max_size=60))
+def test_sentence_breaks_split_tokens_like_the_plain_pattern(text):
+    import re
+
+    from dedupe_releases.sketch import sentence_tokens, tokens
+
+    plain = re.compile(r"\n+|[.!?][\"')\]]*\s+")
+    expected = [n for n in (len(tokens(p)) for p in plain.split(text)) if n]
+    words, counts = sentence_tokens(text)
+    assert words == tokens(text)
+    assert [n for n in counts if n] == expected

@@ -256,7 +256,15 @@ _FTFY_ONCE: Counter[str] = Counter({"ftfy": 1})
 
 def _slow_lines(text: str) -> set[int]:
     """0-based numbers of the lines of ``text`` that need the full ``_fix_line``."""
-    found = sorted({m.start() + at for pattern, at in _SLOW_LINE for m in pattern.finditer(text)})
+    found: list[int] = []
+    for pattern, at in _SLOW_LINE:
+        pos = 0
+        while (m := pattern.search(text, pos)) is not None:  # one hit per line is enough
+            found.append(m.start() + at)
+            pos = text.find("\n", m.start() + at) + 1
+            if pos == 0:
+                break
+    found.sort()
     if text.startswith(" "):
         found.insert(0, 0)
     if text.endswith(" "):
@@ -336,7 +344,7 @@ def strip_boilerplate(blocks: Sequence[Block]) -> tuple[tuple[Block, ...], int]:
     >>> [b.text for b in kept], dropped
     (['He said the plan will help every council in the region.'], 2)
     """
-    last_prose = max((i for i, b in enumerate(blocks) if _is_prose(b.text)), default=-1)
+    last_prose = next((i for i in reversed(range(len(blocks))) if _is_prose(blocks[i].text)), -1)
     tail = blocks[last_prose + 1 :]
     if last_prose < 0 or not any(_is_listing(b.text) for b in tail):
         return tuple(blocks), 0
