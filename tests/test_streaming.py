@@ -13,12 +13,13 @@ from hypothesis import strategies as st
 
 from dedupe_releases.config import Config
 from dedupe_releases.parallel import ordered_map
-from dedupe_releases.pipeline import ingest, ingest_packed
+from dedupe_releases.pipeline import _stored_features, ingest, ingest_packed
 from dedupe_releases.read import walk
 from dedupe_releases.records import Article, FileRecord, Fix
 from dedupe_releases.sketch import sentence_hashes, sketch_article, sketch_texts
 from dedupe_releases.spill import SpillStore, pack_article, unpack_article
 from dedupe_releases.store import MemoryStore
+from dedupe_releases.verify import features
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +73,11 @@ def test_spill_store_gives_back_every_article(generated):
     for article in memory:
         assert spill.article(article.id) == article
         assert spill.position(article.id) == memory.position(article.id)
+        expected = features(article, config.sketch, sentence_hashes)
+        stored = _stored_features(spill, config.sketch.max_article_chars, article.id)
+        assert (stored.shingles == expected.shingles).all()
+        assert (stored.sentences == expected.sentences).all()
+        assert stored.normalised == expected.normalised
     assert len(spill._cache) <= 8  # texts live on disk, not in memory
     assert spill.candidate_pairs(2) == memory.candidate_pairs(2)
     with pytest.raises(KeyError):

@@ -69,6 +69,12 @@ class CandidateIndex:
         self.count += n
         return first
 
+    def sentences_of(self, number: int) -> U64:
+        """Article ``number``'s sentence hashes, as added."""
+        owners = _view(self._sentence_owner, np.uint32)
+        lo, hi = np.searchsorted(owners, [number, number + 1])
+        return _view(self._sentences, np.uint64)[lo:hi].copy()
+
     def lsh_pairs(self) -> Iterator[tuple[int, int]]:
         """Pairs of articles that share at least one band key."""
         first, second = _bucket_pairs(

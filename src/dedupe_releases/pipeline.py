@@ -25,7 +25,7 @@ from dedupe_releases.sketch import sketch_article, sketch_texts
 from dedupe_releases.spill import PackedFile, SpillStore, pack_file
 from dedupe_releases.split import split_text
 from dedupe_releases.store import MemoryStore
-from dedupe_releases.verify import Verifier
+from dedupe_releases.verify import Features, Verifier, normalised
 
 
 @dataclass
@@ -153,7 +153,12 @@ def scan(
             on_file(item.source)
     pairs = store.candidate_pairs(config.verify.min_shared_sentences)
     result.candidates = len(pairs)
-    verifier = Verifier(store.article, config.sketch, config.verify)
+    verifier = Verifier(
+        store.article,
+        config.sketch,
+        config.verify,
+        features=partial(_stored_features, store, config.sketch.max_article_chars),
+    )
     matches = [m for a, b in pairs if (m := verifier.match(a, b)) is not None]
     result.clusters = cluster_matches(matches, store.article, verifier.match, store.position)
     cluster_of = {m: c.id for c in result.clusters for m in c.members}
@@ -172,6 +177,15 @@ def scan(
         key=lambda m: (store.position(m.a), store.position(m.b)),
     )
     return result
+
+
+def _stored_features(store: SpillStore, limit: int, article_id: str) -> Features:
+    """Verification features from what the workers stored: no second tokenisation."""
+    return Features(
+        store.shingles(article_id),
+        normalised(store.article(article_id).text[:limit]),
+        store.sentences(article_id),
+    )
 
 
 def _ordered(m: Match, position: Callable[[str], int]) -> Match:

@@ -237,6 +237,8 @@ class SketchBatch:
     shingled: npt.NDArray[np.bool_]  # (n,) the text has at least one shingle
     sentences: U64  # every text's distinct long-sentence hashes, sorted, one text after another
     sentence_counts: npt.NDArray[np.int64]  # (n,) how many of ``sentences`` each text has
+    shingles: U32  # every text's distinct shingle hashes, sorted, one text after another
+    shingle_counts: npt.NDArray[np.int64]  # (n,) how many of ``shingles`` each text has
 
     def sketch(self, i: int, article_id: str, shingles: int) -> Sketch:
         """Text ``i`` as a ``Sketch`` record."""
@@ -284,8 +286,11 @@ def sketch_texts(texts: Sequence[str], config: SketchConfig = SketchConfig()) ->
         acc = np.zeros(windows, dtype=np.uint64)
         for j in range(size):
             acc = acc * _COMBINE + hashes[j : j + windows]
-        mixed = _fmix32((_fmix64(acc + np.uint64(size)) >> np.uint64(32)).astype(np.uint32))
+        raw = (_fmix64(acc + np.uint64(size)) >> np.uint64(32)).astype(np.uint32)
+        mixed = _fmix32(raw)
     a, b = permutations(config.num_perm, config.seed)
+    distinct: list[U32] = []
+    distinct_counts = np.zeros(n, dtype=np.int64)
     signatures = np.full((n, config.num_perm), _EMPTY, dtype=np.uint32)
     shingled = token_counts > 0
     longest = int(max(token_counts.max(initial=0) - size + 1, 1))
@@ -295,9 +300,12 @@ def sketch_texts(texts: Sequence[str], config: SketchConfig = SketchConfig()) ->
             start, count = int(token_starts[i]), int(token_counts[i])
             if count >= size:
                 values = mixed[start : start + count - size + 1]
+                unique = np.unique(raw[start : start + count - size + 1])
             else:
-                short = shingle_hashes(words[start : start + count], size)
-                values = _fmix32(short)
+                unique = shingle_hashes(words[start : start + count], size)
+                values = _fmix32(unique)
+            distinct.append(unique)
+            distinct_counts[i] = len(unique)
             out = signatures[i]
             for lo in range(0, len(values), _CHUNK):
                 chunk = values[lo : lo + _CHUNK]
@@ -319,7 +327,13 @@ def sketch_texts(texts: Sequence[str], config: SketchConfig = SketchConfig()) ->
     else:
         found = np.empty(0, dtype=np.uint64)
     return SketchBatch(
-        signatures, keys, shingled, found, np.bincount(owners, minlength=n).astype(np.int64)
+        signatures,
+        keys,
+        shingled,
+        found,
+        np.bincount(owners, minlength=n).astype(np.int64),
+        np.concatenate(distinct) if distinct else np.empty(0, dtype=np.uint32),
+        distinct_counts,
     )
 
 

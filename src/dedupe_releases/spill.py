@@ -27,24 +27,28 @@ import numpy.typing as npt
 
 from dedupe_releases.candidates import CandidateIndex
 from dedupe_releases.records import Article, FileRecord, Fix
-from dedupe_releases.sketch import U64, SketchBatch
+from dedupe_releases.sketch import U32, U64, SketchBatch
 
 I64 = npt.NDArray[np.int64]
 
-# first line, last line, flags, then the byte lengths of kind, fixes, title and body.
-_HEAD = struct.Struct("<IIBHHII")
+# first line, last line, flags, then the byte lengths of kind, fixes, title and body, and the
+# number of shingle hashes (uint32, after the body: what verification compares).
+_HEAD = struct.Struct("<IIBHHIII")
 _NO_KIND, _TITLE_REPAIRED, _TRUNCATED = 1, 2, 4
 _UTF8 = "utf-8"
 _ERRORS = "surrogatepass"  # lossless for any str
 
 
-def pack_article(article: Article) -> bytes:
-    """One article as a binary record (see ``unpack_article``).
+def pack_article(article: Article, shingles: U32 | None = None) -> bytes:
+    """One article (and its distinct shingle hashes) as a binary record.
 
     >>> a = Article("f#1", "f", 1, (2, 9), "Speech", "T", "Body", "ab" * 32, (Fix("ftfy", 2),))
     >>> unpack_article(pack_article(a), "f", 1) == a
     True
+    >>> unpack_shingles(pack_article(a, np.array([3, 7], dtype=np.uint32))).tolist()
+    [3, 7]
     """
+    hashes = b"" if shingles is None else shingles.astype("<u4").tobytes()
     kind = (article.kind or "").encode(_UTF8, _ERRORS)
     fixes = ";".join(f"{f.rule}={f.count}" for f in article.fixes).encode(_UTF8, _ERRORS)
     title = article.title.encode(_UTF8, _ERRORS)
@@ -55,16 +59,29 @@ def pack_article(article: Article) -> bytes:
         | (_TRUNCATED if article.truncated else 0)
     )
     head = _HEAD.pack(
-        article.lines[0], article.lines[1], flags, len(kind), len(fixes), len(title), len(body)
+        article.lines[0],
+        article.lines[1],
+        flags,
+        len(kind),
+        len(fixes),
+        len(title),
+        len(body),
+        len(hashes) // 4,
     )
     digest = bytes.fromhex(article.content_hash)
-    return b"".join((head, bytes([len(digest)]), digest, kind, fixes, title, body))
+    return b"".join((head, bytes([len(digest)]), digest, kind, fixes, title, body, hashes))
+
+
+def unpack_shingles(record: bytes) -> U32:
+    """The shingle hashes stored in a record (empty if none were)."""
+    n = _HEAD.unpack_from(record)[-1]
+    return np.frombuffer(record, dtype="<u4", count=n, offset=len(record) - 4 * n).astype(np.uint32)
 
 
 def unpack_article(record: bytes, source: str, ordinal: int) -> Article:
     """The ``Article`` a record was packed from (its id is ``source#ordinal``)."""
     data = record
-    first, last, flags, n_kind, n_fixes, n_title, n_body = _HEAD.unpack_from(data)
+    first, last, flags, n_kind, n_fixes, n_title, n_body, _ = _HEAD.unpack_from(data)
     pos = _HEAD.size
     n_digest = data[pos]
     pos += 1
@@ -114,7 +131,13 @@ class PackedFile:
 
 def pack_file(source: str, articles: Sequence[Article], batch: SketchBatch) -> PackedFile:
     """A file's articles and their sketches (``sketch.sketch_texts`` of their texts)."""
-    records = [pack_article(a) for a in articles]
+    ends = np.cumsum(batch.shingle_counts)
+    records = [
+        pack_article(a, batch.shingles[end - count : end])
+        for a, end, count in zip(
+            articles, ends.tolist(), batch.shingle_counts.tolist(), strict=True
+        )
+    ]
     shingled = batch.shingled
     return PackedFile(
         source=source,
@@ -225,9 +248,7 @@ class SpillStore:
         if hit is not None:
             self._cache.move_to_end(number)
             return hit
-        if not self._flushed:
-            self._file.flush()
-            self._flushed = True
+        self._flush()
         record = os.pread(self._file.fileno(), self._sizes[number], self._offsets[number])
         index = int(np.searchsorted(np.frombuffer(self._file_first, np.uint64), number, "right"))
         first = self._file_first[index - 1]
@@ -236,6 +257,23 @@ class SpillStore:
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return article
+
+    def shingles(self, article_id: str) -> U32:
+        """The article's distinct shingle hashes, as the worker computed them."""
+        number = self.position(article_id)
+        self._flush()
+        return unpack_shingles(
+            os.pread(self._file.fileno(), self._sizes[number], self._offsets[number])
+        )
+
+    def sentences(self, article_id: str) -> U64:
+        """The article's distinct long-sentence hashes, sorted."""
+        return self._candidates.sentences_of(self.position(article_id))
+
+    def _flush(self) -> None:
+        if not self._flushed:
+            self._file.flush()
+            self._flushed = True
 
     def candidate_pairs(self, min_shared_sentences: int) -> list[tuple[str, str]]:
         """Pairs to verify, in path order: shared band, shared sentences, or same text."""

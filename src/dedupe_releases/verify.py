@@ -9,6 +9,7 @@ Never builds clusters.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +47,19 @@ def features(
     return Features(
         shingle_hashes(words, sketch.shingle_size), " ".join(words)[:RATIO_CHARS], sentences(text)
     )
+
+
+_NON_WORD = re.compile(r"\W+")
+
+
+def normalised(text: str) -> str:
+    """``" ".join(tokens(text))`` in one regex pass: what the ratio compares.
+
+    >>> text = "  It's £17 MILLION -- more!_  "
+    >>> normalised(text) == " ".join(tokens(text))
+    True
+    """
+    return _NON_WORD.sub(" ", text.casefold()).strip(" ")[:RATIO_CHARS]
 
 
 def score(a: Features, b: Features) -> Scores:
@@ -117,6 +131,7 @@ class Verifier:
         config: VerifyConfig,
         sentences: Callable[[str], U64] | None = None,
         cache_size: int = 4096,
+        features: Callable[[str], Features] | None = None,
     ) -> None:
         self._articles = articles
         self._sketch = sketch
@@ -124,6 +139,7 @@ class Verifier:
         self._sentences = sentences
         self._cache: OrderedDict[str, Features] = OrderedDict()
         self._cache_size = cache_size
+        self._features = features  # a faster source of the same features (a store's)
         self._memo: dict[tuple[str, str], Match | None] = {}
 
     def features(self, article_id: str) -> Features:
@@ -131,7 +147,10 @@ class Verifier:
         if hit is not None:
             self._cache.move_to_end(article_id)
             return hit
-        f = features(self._articles(article_id), self._sketch, self._sentences)
+        if self._features is not None:
+            f = self._features(article_id)
+        else:
+            f = features(self._articles(article_id), self._sketch, self._sentences)
         self._cache[article_id] = f
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
