@@ -95,6 +95,8 @@ def test_fix_blocks_equals_the_line_by_line_fix(lines):
         "It’s the Government\u00e2\u20ac\u2122s plan\n\nnext",
         "",
         "\n\n\n",
+        "\x85 \n 0",
+        " \n \n \n",
     ],
 )
 def test_fix_blocks_edge_cases(text):

@@ -72,7 +72,7 @@ class CandidateIndex:
     def sentences_of(self, number: int) -> U64:
         """Article ``number``'s sentence hashes, as added."""
         owners = _view(self._sentence_owner, np.uint32)
-        lo, hi = np.searchsorted(owners, [number, number + 1])
+        lo, hi = owners.searchsorted(np.array([number, number + 1], dtype=np.uint32))
         return _view(self._sentences, np.uint64)[lo:hi].copy()
 
     def lsh_pairs(self) -> Iterator[tuple[int, int]]:

@@ -261,8 +261,8 @@ def _slow_lines(text: str) -> set[int]:
         pos = 0
         while (m := pattern.search(text, pos)) is not None:  # one hit per line is enough
             found.append(m.start() + at)
-            pos = text.find("\n", m.start() + at) + 1
-            if pos == 0:
+            pos = text.find("\n", m.start() + at)  # go on from the end of the flagged line
+            if pos < 0:
                 break
     found.sort()
     if text.startswith(" "):

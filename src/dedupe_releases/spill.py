@@ -250,7 +250,7 @@ class SpillStore:
             return hit
         self._flush()
         record = os.pread(self._file.fileno(), self._sizes[number], self._offsets[number])
-        index = int(np.searchsorted(np.frombuffer(self._file_first, np.uint64), number, "right"))
+        index = self._file_index(number)
         first = self._file_first[index - 1]
         article = unpack_article(record, self._sources[index - 1], number - first + 1)
         self._cache[number] = article
@@ -297,6 +297,11 @@ class SpillStore:
                 for other in order[s + 1 : e].tolist():
                     yield first, other
 
+    def _file_index(self, number: int) -> int:
+        """1 + the index of the file holding article ``number`` (a typed, O(log n) search)."""
+        firsts = np.frombuffer(self._file_first, np.uint64)
+        return int(firsts.searchsorted(np.uint64(number), "right"))
+
     def _id(self, number: int) -> str:
-        index = int(np.searchsorted(np.frombuffer(self._file_first, np.uint64), number, "right"))
+        index = self._file_index(number)
         return f"{self._sources[index - 1]}#{number - self._file_first[index - 1] + 1}"
