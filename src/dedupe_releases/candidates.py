@@ -77,26 +77,30 @@ class CandidateIndex:
 
     def lsh_pairs(self) -> Iterator[tuple[int, int]]:
         """Pairs of articles that share at least one band key."""
-        first, second = _bucket_pairs(
+        pairs = _bucket_pairs(
             _view(self._keys, np.uint64), _view(self._key_owner, np.uint32), MAX_BUCKET_PAIRS, None
         )
-        return zip(first.tolist(), second.tolist(), strict=True)
+        return _decoded(np.unique(pairs))
 
     def sentence_pairs(self, min_shared: int) -> Iterator[tuple[int, int]]:
         """Pairs of articles sharing at least ``min_shared`` distinct long sentences, sorted."""
-        first, second = _bucket_pairs(
+        pairs = _bucket_pairs(
             _view(self._sentences, np.uint64),
             _view(self._sentence_owner, np.uint32),
             None,
             MAX_SENTENCE_ARTICLES,
         )
-        pairs, shared = np.unique(
-            (first.astype(np.uint64) << np.uint64(32)) | second, return_counts=True
-        )
-        pairs = pairs[shared >= min_shared]
-        return zip(
-            (pairs >> np.uint64(32)).tolist(), (pairs & np.uint64(0xFFFFFFFF)).tolist(), strict=True
-        )
+        pairs.sort()  # in place: a pair appears once per sentence it shares
+        starts = np.flatnonzero(np.r_[True, pairs[1:] != pairs[:-1]])
+        shared = np.diff(np.r_[starts, len(pairs)])
+        return _decoded(pairs[starts[shared >= min_shared]])
+
+
+def _decoded(pairs: U64) -> Iterator[tuple[int, int]]:
+    """``(i, j)`` from pair keys ``i << 32 | j``."""
+    return zip(
+        (pairs >> np.uint64(32)).tolist(), (pairs & np.uint64(0xFFFFFFFF)).tolist(), strict=True
+    )
 
 
 def _view(values: array[int], dtype: type[np.generic]) -> npt.NDArray[Any]:
@@ -109,30 +113,28 @@ def _view(values: array[int], dtype: type[np.generic]) -> npt.NDArray[Any]:
 _SLICES = 16
 
 
-def _bucket_pairs(
-    keys: U64, owners: U32, star_above: int | None, skip_above: int | None
-) -> tuple[U32, U32]:
-    """Pairs ``(first[k], second[k])`` of owners with equal keys, once per shared key.
+def _bucket_pairs(keys: U64, owners: U32, star_above: int | None, skip_above: int | None) -> U64:
+    """Pairs of owners with equal keys, once per shared key, as ``first << 32 | second``.
 
     A bucket of more than ``skip_above`` owners gives no pairs; one of more than
-    ``star_above`` gives only its first owner paired with each other one.
+    ``star_above`` gives only its first owner paired with each other one. Keys are taken one
+    slice of the key space at a time (by their top bits), so the sort's temporaries stay a
+    sixteenth of the keys.
     """
-    firsts, seconds = [np.zeros(0, np.uint32)], [np.zeros(0, np.uint32)]
+    found = [np.zeros(0, np.uint64)]
     if len(keys):
-        top = (keys >> np.uint64(60)).astype(np.uint8)
+        top = np.empty(len(keys), dtype=np.uint8)
+        for lo in range(0, len(keys), 1 << 20):  # no full-size 64-bit temporary
+            top[lo : lo + (1 << 20)] = keys[lo : lo + (1 << 20)] >> np.uint64(60)
         for part in range(_SLICES):
             mask = top == part
-            first, second = _slice_pairs(keys[mask], owners[mask], star_above, skip_above)
-            firsts.append(first)
-            seconds.append(second)
-    return np.concatenate(firsts), np.concatenate(seconds)
+            found.append(_slice_pairs(keys[mask], owners[mask], star_above, skip_above))
+    return np.concatenate(found)
 
 
-def _slice_pairs(
-    keys: U64, owners: U32, star_above: int | None, skip_above: int | None
-) -> tuple[U32, U32]:
+def _slice_pairs(keys: U64, owners: U32, star_above: int | None, skip_above: int | None) -> U64:
     if len(keys) == 0:
-        return np.zeros(0, np.uint32), np.zeros(0, np.uint32)
+        return np.zeros(0, np.uint64)
     order = np.lexsort((owners, keys))
     keys, owners = keys[order], owners[order]
     distinct = np.r_[True, (keys[1:] != keys[:-1]) | (owners[1:] != owners[:-1])]
@@ -152,4 +154,5 @@ def _slice_pairs(
         x, y = np.triu_indices(size, k=1)
         firsts.append(members[x])
         seconds.append(members[y])
-    return np.concatenate(firsts).astype(np.uint32), np.concatenate(seconds).astype(np.uint32)
+    first = np.concatenate(firsts).astype(np.uint64)
+    return (first << np.uint64(32)) | np.concatenate(seconds).astype(np.uint64)
