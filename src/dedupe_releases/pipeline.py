@@ -181,11 +181,8 @@ def scan(
 
 def _stored_features(store: SpillStore, limit: int, article_id: str) -> Features:
     """Verification features from what the workers stored: no second tokenisation."""
-    return Features(
-        store.shingles(article_id),
-        normalised(store.article(article_id).text[:limit]),
-        store.sentences(article_id),
-    )
+    article, shingles = store.article_and_shingles(article_id)
+    return Features(shingles, normalised(article.text[:limit]), store.sentences(article_id))
 
 
 def _ordered(m: Match, position: Callable[[str], int]) -> Match:

@@ -243,13 +243,13 @@ class SpillStore:
     def article(self, article_id: str) -> Article:
         return self._load(self.position(article_id))
 
-    def _load(self, number: int) -> Article:
+    def _load(self, number: int, record: bytes | None = None) -> Article:
         hit = self._cache.get(number)
         if hit is not None:
             self._cache.move_to_end(number)
             return hit
-        self._flush()
-        record = os.pread(self._file.fileno(), self._sizes[number], self._offsets[number])
+        if record is None:
+            record = self._read(number)
         index = self._file_index(number)
         first = self._file_first[index - 1]
         article = unpack_article(record, self._sources[index - 1], number - first + 1)
@@ -258,13 +258,19 @@ class SpillStore:
             self._cache.popitem(last=False)
         return article
 
+    def _read(self, number: int) -> bytes:
+        self._flush()
+        return os.pread(self._file.fileno(), self._sizes[number], self._offsets[number])
+
     def shingles(self, article_id: str) -> U32:
         """The article's distinct shingle hashes, as the worker computed them."""
+        return unpack_shingles(self._read(self.position(article_id)))
+
+    def article_and_shingles(self, article_id: str) -> tuple[Article, U32]:
+        """``article`` and ``shingles`` with one read."""
         number = self.position(article_id)
-        self._flush()
-        return unpack_shingles(
-            os.pread(self._file.fileno(), self._sizes[number], self._offsets[number])
-        )
+        record = self._read(number)
+        return self._load(number, record), unpack_shingles(record)
 
     def sentences(self, article_id: str) -> U64:
         """The article's distinct long-sentence hashes, sorted."""
