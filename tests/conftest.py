@@ -98,3 +98,21 @@ def article_lines(name: str, first: int, last: int) -> str:
     """Lines first..last (1-based, inclusive) of a sample file."""
     lines = sample_text(name).split("\n")
     return "\n".join(lines[first - 1 : last])
+
+
+# --- reliability harness (tests/harness.py) --------------------------------------------------
+
+from harness import Figures  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+# derandomize: the same examples on every run and machine, so a CI failure reproduces.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.load_profile("ci")
+
+
+@pytest.fixture(scope="session")
+def figures():
+    """Counts for the README's reliability table (written out by scripts/reliability.py)."""
+    recorded = Figures()
+    yield recorded
+    recorded.dump()

@@ -77,3 +77,39 @@ def test_output_is_byte_identical_between_runs(run_process):
     assert first.returncode == second.returncode == 0
     assert first.stdout == second.stdout
     assert first.stderr == second.stderr == b""
+
+
+def test_readme_jq_pipeline_prints_two(tmp_path):
+    """`dedupe-releases scan samples/dump | jq '.clusters | length'` prints 2, as written."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import ROOT
+
+    jq = shutil.which("jq")
+    if jq is None:  # no jq on this machine: run the same filter in Python instead
+        run = subprocess.run(
+            [sys.executable, "-m", "dedupe_releases", "scan", "samples/dump"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        assert len(__import__("json").loads(run.stdout)["clusters"]) == 2
+        return
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    exe = bindir / "dedupe-releases"
+    exe.write_text(f'#!/bin/sh\nexec {sys.executable} -m dedupe_releases "$@"\n')
+    exe.chmod(0o755)
+    env = {"PATH": f"{bindir}:{Path(jq).parent}:/usr/bin:/bin"}
+    out = subprocess.run(
+        "dedupe-releases scan samples/dump | jq '.clusters | length'",
+        shell=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        check=True,
+    )
+    assert out.stdout == b"2\n" and out.stderr == b""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +12,12 @@ from conftest import ROOT, SAMPLES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dedupe_releases.boilerplate import Boilerplate, line_hashes
 from dedupe_releases.config import Config
 from dedupe_releases.parallel import ordered_map
 from dedupe_releases.pipeline import _stored_features, ingest, ingest_packed
 from dedupe_releases.read import walk
-from dedupe_releases.records import Article, FileRecord, Fix
+from dedupe_releases.records import Article, FileRecord, Fix, Problem
 from dedupe_releases.sketch import sentence_hashes, sketch_article, sketch_texts
 from dedupe_releases.spill import SpillStore, pack_article, unpack_article
 from dedupe_releases.store import MemoryStore
@@ -61,7 +63,7 @@ def test_generated_scan_finds_clusters_with_three_workers(run_process, generated
 
 def test_spill_store_gives_back_every_article(generated):
     config = Config()
-    memory, spill = MemoryStore(), SpillStore(cache_size=8)
+    memory, spill = MemoryStore(), SpillStore(cache_size=8, in_memory=1 << 16)  # spills
     for item in walk([generated], config.read):
         assert not isinstance(item, FileRecord)
         record = ingest(item[0], item[1], config) if isinstance(item, tuple) else item
@@ -74,12 +76,21 @@ def test_spill_store_gives_back_every_article(generated):
         assert spill.article(article.id) == article
         assert spill.position(article.id) == memory.position(article.id)
         expected = features(article, config.sketch, sentence_hashes)
-        stored = _stored_features(spill, config.sketch.max_article_chars, article.id)
+        stored = _stored_features(spill, config, Boilerplate(), article.id)
         assert (stored.shingles == expected.shingles).all()
         assert (stored.sentences == expected.sentences).all()
-        assert stored.normalised == expected.normalised
+        assert (stored.normalised, stored.words, stored.title, stored.facts) == (
+            expected.normalised,
+            expected.words,
+            expected.title,
+            expected.facts,
+        )
     assert len(spill._cache) <= 8  # texts live on disk, not in memory
     assert spill.candidate_pairs(2) == memory.candidate_pairs(2)
+    learned = memory.boilerplate(3, 2)
+    assert spill.boilerplate(3, 2) == learned and len(learned) > 0
+    for article in memory:  # an article with a learned line is verified on its masked text
+        assert spill.has_line(article.id, learned.hashes) == (learned.mask(article) != article.text)
     with pytest.raises(KeyError):
         spill.position(f"{article.source}#999")
     spill.close()
@@ -92,8 +103,8 @@ def test_batch_sketches_equal_article_sketches(generated):
         assert isinstance(record, FileRecord)
         batch = sketch_texts([a.text for a in record.articles], config.sketch)
         for i, (article, sketch) in enumerate(zip(record.articles, record.sketches, strict=True)):
-            assert sketch == sketch_article(article, config.sketch, sentence_hashes)
-            assert batch.sketch(i, article.id, sketch.shingles) == sketch
+            assert sketch == sketch_article(article, config.sketch, sentence_hashes, line_hashes)
+            assert batch.sketch(i, article.id, sketch.shingles) == replace(sketch, lines=b"")
 
 
 def test_batch_sketches_of_short_and_empty_texts():
@@ -156,3 +167,18 @@ def test_sentence_breaks_split_tokens_like_the_plain_pattern(text):
     words, counts = sentence_tokens(text)
     assert words == tokens(text)
     assert [n for n in counts if n] == expected
+
+
+def test_spill_store_reads_back_from_memory_and_from_disk(generated):
+    config = Config()
+    small, spilled = SpillStore(), SpillStore(in_memory=1 << 12)
+    ids = []
+    for item in walk([generated], config.read):
+        packed = ingest_packed(item, config)
+        if not isinstance(packed, Problem):
+            small.add_packed(packed)
+            spilled.add_packed(packed)
+            ids += [f"{packed.source}#{i}" for i in range(1, packed.articles + 1)]
+    assert small._file is None and spilled._file is not None
+    for article_id in ids[::7]:
+        assert small.article_and_shingles(article_id)[0] == spilled.article(article_id)

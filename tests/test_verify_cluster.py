@@ -137,7 +137,7 @@ def test_canonical_rule_chain_in_order() -> None:
     assert best.id == "b#1" and reasons[0].startswith("header")
     longer = _article("e#1", body + " one more paragraph here")
     best, _, reasons = pick_canonical([clean, longer], {"d#1": 0, "e#1": 1}.__getitem__)
-    assert best.id == "e#1" and reasons[-1].startswith("longest")
+    assert best.id == "e#1" and reasons[1].startswith("most_complete")
     twin = _article("e#1", body)
     best, _, reasons = pick_canonical([twin, clean], {"d#1": 0, "e#1": 1}.__getitem__)
     assert best.id == "d#1" and reasons[-1].startswith("first_seen")

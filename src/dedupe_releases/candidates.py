@@ -8,6 +8,7 @@ same keys can live in an index table. Never decides whether a pair is a duplicat
 
 from __future__ import annotations
 
+import re
 from array import array
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dedupe_releases.sketch import MIN_SENTENCE_WORDS, U32, U64, sentence_hashes
+from dedupe_releases.sketch import MIN_SENTENCE_WORDS, U32, U64, sentence_hashes, tokens
 
 #: A bucket holding more articles than this is linked as a star (each to its first member)
 #: rather than all pairs: 1,000 copies of one release would otherwise be 499,500 pairs.
@@ -23,7 +24,22 @@ MAX_BUCKET_PAIRS = 64
 #: A sentence found in more articles than this is boilerplate, not a shared quote.
 MAX_SENTENCE_ARTICLES = 20
 
-__all__ = ["MIN_SENTENCE_WORDS", "CandidateIndex", "sentence_hashes"]
+__all__ = ["MIN_SENTENCE_WORDS", "CandidateIndex", "long_sentences", "sentence_hashes"]
+
+# The sentence breaks of ``sketch.sentence_tokens``, in their plain form: the sentences as text.
+_SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
+
+
+def long_sentences(text: str) -> Iterator[tuple[str, list[str]]]:
+    """Each sentence of at least ``MIN_SENTENCE_WORDS`` words, with its case-folded words.
+
+    >>> [s for s, _ in long_sentences("Too short. This one has eight words in it too.")]
+    ['This one has eight words in it too.']
+    """
+    for sentence in _SENTENCE.split(text):
+        words = tokens(sentence)
+        if len(words) >= MIN_SENTENCE_WORDS:
+            yield sentence.strip(), words
 
 
 class CandidateIndex:

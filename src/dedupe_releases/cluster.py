@@ -48,15 +48,19 @@ def cluster_matches(
     article: Callable[[str], Article],
     match: Callable[[str, str], Match | None],
     position: Callable[[str], int],
+    size: Callable[[Article], int] | None = None,
 ) -> list[Cluster]:
-    """Group articles joined by exact/near matches; every member verified against the canonical."""
+    """Group articles joined by exact/near matches; every member verified against the canonical.
+
+    ``size`` measures an article's completeness for the canonical choice (``pick_canonical``).
+    """
     edges = [(m.a, m.b) for m in matches if m.relation in CLUSTER_RELATIONS]
     nodes = sorted({x for e in edges for x in e}, key=position)
     clusters: list[Cluster] = []
     pending = [sorted(c, key=position) for c in _components(nodes, edges)]
     while pending:
         group = pending.pop()
-        canonical, runner_up, reasons = pick_canonical([article(i) for i in group], position)
+        canonical, runner_up, reasons = pick_canonical([article(i) for i in group], position, size)
         kept: dict[str, float] = {canonical.id: 1.0}
         rejected: list[str] = []
         for member in group:
@@ -71,7 +75,7 @@ def cluster_matches(
             members = tuple(sorted(kept, key=position))
             if runner_up is not None and runner_up.id not in kept:
                 canonical, runner_up, reasons = pick_canonical(
-                    [article(i) for i in members], position
+                    [article(i) for i in members], position, size
                 )
             clusters.append(
                 Cluster(

@@ -64,18 +64,53 @@ class SketchConfig:
 
 @dataclass(frozen=True, slots=True)
 class VerifyConfig:
+    """Thresholds of the relations (see ``verify.classify``), calibrated on the labelled
+    benchmark (``benchmarks/accuracy``). Scores are taken on the text after learned
+    boilerplate is masked; J is the word-shingle Jaccard, C the share of the smaller
+    article's shingles found in the larger."""
+
     threshold: float = 0.7
-    """Minimum exact word-shingle Jaccard for two articles to be the same release.
-    Calibrated on the labelled benchmark (benchmarks/accuracy): copies with repaired
-    damage sit above 0.85; rewrites that reuse quotes below 0.3."""
+    """`near`: minimum J for two articles to be the same release. Copies with repaired
+    damage sit above 0.85; rewrites that reuse quotes below 0.3; template siblings (same
+    text, other facts) above it too, which is why facts are compared as well."""
     min_ratio: float = 80.0
-    """Minimum rapidfuzz ratio (0-100) of the normalised texts: a second, order-aware check
-    that the shingle sets did not agree by accident (the same paragraphs in another order)."""
+    """`near`: minimum rapidfuzz ratio (0-100) of the normalised texts: a second, order-aware
+    check that the shingle sets did not agree by accident (the same paragraphs reordered)."""
+    contains_containment: float = 0.9
+    """`contains`/`contained_in`: minimum C. An update that adds paragraphs, or a roundup
+    quoting a release, keeps the whole of the smaller text (C = 1.0 for every planted update
+    in the benchmark), and C ~0.93-0.97 against a copy of the release with small edits."""
+    contains_growth: float = 0.25
+    """... and the larger must have at least this share more distinct shingles than the
+    smaller: an added paragraph or more. A copy with one sentence added grows by ~25/400 =
+    6% (two copies edited in different places have C ~0.9-0.96 too, and stay `near`);
+    planted updates grow by 35-80%. With C ~1, J ~ 1/(1 + growth): growth 0.25 is J 0.8."""
+    contains_min_jaccard: float = 0.2
+    """`contains` floor on J: a short text that merely shares a template or a footer with a
+    long one (C high, J ~0.05) does not qualify. A roundup of up to four releases, each
+    wholly quoted, keeps J >= 1/4 - a little."""
     related_containment: float = 0.2
-    """Share of the smaller article's shingles found in the other above which two articles
-    that are not copies are reported as `related` (a rewrite reusing quotes)."""
+    """`related`: minimum C for two articles that are not copies (a rewrite reusing quotes)."""
     min_shared_sentences: int = 2
-    """Distinct long sentences two articles must share to be compared as possibly related."""
+    """`related`: distinct long sentences two articles must share (the other way in)."""
+    sibling_min_jaccard: float = 0.5
+    """`template_sibling`: minimum J of two articles whose facts differ (amounts, dates,
+    percentages, numbers, names in the title). Siblings differ in a few facts only: each
+    changed fact spoils 5 shingles per mention, so J stays above 0.8 for ~400-word texts."""
+    short_words: int = 40
+    """Articles with fewer words (after boilerplate) are short: a title and a line or two.
+    Their shingle sets are too small for Jaccard to mean anything (one changed word in 15
+    spoils a third of the shingles, and a shared footer line makes strangers look alike),
+    so they are `near` only with the same words, and `related` with the same title."""
+    boilerplate_min_titles: int = 5
+    """A body line found under at least this many different titles is boilerplate, masked
+    before verification. Copies of one release share its title, so they never count; five
+    distinct releases with the very same line is a footer, a sign-up box or a job ad."""
+    boilerplate_min_files: int = 3
+    """... and in at least this many files (a line repeated within one file's articles is a
+    local convention that verification can see for itself)."""
+    mask_boilerplate: bool = True
+    """Mask learned boilerplate lines before verification."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +127,14 @@ class Config:
             "threshold": self.verify.threshold,
             "min_ratio": self.verify.min_ratio,
             "related_containment": self.verify.related_containment,
+            "contains_containment": self.verify.contains_containment,
+            "contains_growth": self.verify.contains_growth,
+            "contains_min_jaccard": self.verify.contains_min_jaccard,
+            "sibling_min_jaccard": self.verify.sibling_min_jaccard,
+            "short_words": self.verify.short_words,
+            "boilerplate_min_titles": self.verify.boilerplate_min_titles,
+            "boilerplate_min_files": self.verify.boilerplate_min_files,
+            "mask_boilerplate": self.verify.mask_boilerplate,
             "shingle_size": self.sketch.shingle_size,
             "num_perm": self.sketch.num_perm,
             "bands": self.sketch.bands,

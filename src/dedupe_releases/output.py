@@ -8,6 +8,7 @@ can never carry escape sequences, C1 controls, bidi overrides or rich markup to 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterator
@@ -51,13 +52,22 @@ def safe_text(text: str, style: str = "", keep_newlines: bool = False) -> Text:
 
 
 def _article_ref(article: Article) -> dict[str, Any]:
-    return {
+    ref: dict[str, Any] = {
         "id": article.id,
         "source": article.source,
+        **_source_bytes(article.source_bytes),
         "lines": list(article.lines),
         "kind": article.kind,
         "title": article.title,
     }
+    if article.truncated:
+        ref["truncated"] = True
+    return ref
+
+
+def _source_bytes(raw: bytes | None) -> dict[str, str]:
+    """ripgrep's rule: a name that is not UTF-8 also travels as base64 of its exact bytes."""
+    return {} if raw is None else {"source_bytes": base64.b64encode(raw).decode("ascii")}
 
 
 def _cluster(cluster: Cluster, result: ScanResult) -> dict[str, Any]:
@@ -91,13 +101,18 @@ def _relation(match: Match, result: ScanResult) -> dict[str, Any]:
         "relation": match.relation,
         "scores": match.scores.as_dict(),
         "evidence": list(match.evidence),
+        "facts": [{"kind": k, "a": x, "b": y} for k, x, y in match.facts],
         "a_title": result.article(match.a).title,
         "b_title": result.article(match.b).title,
     }
 
 
 def _problem(problem: Problem) -> dict[str, Any]:
-    return {"source": problem.source, "reason": problem.reason}
+    return {
+        "source": problem.source,
+        **_source_bytes(problem.source_bytes),
+        "reason": problem.reason,
+    }
 
 
 def counts(result: ScanResult) -> dict[str, int]:
@@ -109,6 +124,9 @@ def counts(result: ScanResult) -> dict[str, int]:
         "related": len(result.related),
         "candidates": result.candidates,
         "skipped": len(result.skipped),
+        "warnings": len(result.warnings),
+        "boilerplate_lines": len(result.boilerplate),
+        "masked_lines": result.boilerplate.masked,
     }
 
 
@@ -122,11 +140,12 @@ def document(result: ScanResult) -> dict[str, Any]:
         "clusters": [_cluster(c, result) for c in result.clusters],
         "related": [_relation(m, result) for m in result.related],
         "skipped": [_problem(p) for p in result.skipped],
+        "warnings": [_problem(p) for p in result.warnings],
     }
 
 
 def records(result: ScanResult) -> Iterator[dict[str, Any]]:
-    """JSON Lines records: one per cluster, related pair and skipped file, then a summary.
+    """JSON Lines records: one per cluster, related pair, skipped file and warning, then a summary.
 
     The closing ``summary`` record lets a reader tell a complete stream from a cut one.
     """
@@ -136,6 +155,8 @@ def records(result: ScanResult) -> Iterator[dict[str, Any]]:
         yield {"type": "related", **_relation(m, result)}
     for p in result.skipped:
         yield {"type": "skipped", **_problem(p)}
+    for p in result.warnings:
+        yield {"type": "warning", **_problem(p)}
     yield {
         "type": "summary",
         "schema_version": SCHEMA_VERSION,

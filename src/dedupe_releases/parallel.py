@@ -39,9 +39,22 @@ def _run_batch(func: Callable[[T], R], batch: list[T]) -> list[R]:
     return [func(item) for item in batch]
 
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def _ignore_sigint() -> None:
     # Ctrl-C reaches the whole process group: the parent handles it and stops the pool.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # started with the parent's start-up mask
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+
+def _block_stop_signals() -> set[int | signal.Signals] | None:
+    """Hold SIGINT/SIGTERM while workers start: a worker cut off in the middle of receiving
+    its start-up data would print a traceback. They are delivered once the pool is up."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
 
 
 def ordered_map(
@@ -69,11 +82,20 @@ def ordered_map(
         return
     stream = itertools.chain(head, iterator)
     pending: deque[Future[list[R]]] = deque()
-    pool = ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=multiprocessing.get_context(context),
-        initializer=_ignore_sigint,
-    )
+    held = _block_stop_signals()
+    try:
+        pool = ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=multiprocessing.get_context(context),
+            initializer=_ignore_sigint,
+        )
+        for _ in range(jobs):  # one batch per worker starts them all
+            pending.append(
+                pool.submit(_run_batch, func, list(itertools.islice(stream, batch_size)))
+            )
+    finally:
+        if held is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
     try:
         while True:
             while len(pending) < jobs * IN_FLIGHT_PER_JOB:
@@ -85,4 +107,11 @@ def ordered_map(
                 break
             yield from pending.popleft().result()
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        # A second Ctrl-C while the workers finish their batches would break the shutdown
+        # and hang the exit: hold it until the pool is down, then let it through.
+        held = _block_stop_signals()
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            if held is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)

@@ -3,29 +3,32 @@
 ``scan(paths, config)`` streams files through read -> fix -> split -> sketch, collects the
 candidate keys, then verifies candidates, clusters and picks canonicals. Everything before
 the candidate barrier runs file by file in a pool of worker processes (``parallel``), results
-taken in path order; the barrier keeps ids, band keys and sentence hashes, and the article
-texts go to a temporary file (``spill.SpillStore``) that verification and output read back.
+taken in path order; the barrier keeps ids, band keys, sentence and line hashes, and the
+article texts go to a temporary file (``spill.SpillStore``) that verification and output
+read back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
+from dedupe_releases.boilerplate import Boilerplate, line_hashes, title_hash
 from dedupe_releases.candidates import sentence_hashes
 from dedupe_releases.cluster import CLUSTER_RELATIONS, cluster_matches
 from dedupe_releases.config import Config
+from dedupe_releases.facts import extract_facts
 from dedupe_releases.fix import fix_source, strip_boilerplate
 from dedupe_releases.parallel import default_jobs, ordered_map
-from dedupe_releases.read import SkipFile, read_source, walk
+from dedupe_releases.read import SkipFile, problem, read_source, walk
 from dedupe_releases.records import Article, Cluster, FileRecord, Match, Problem, SourceText
-from dedupe_releases.sketch import sketch_article, sketch_texts
+from dedupe_releases.sketch import sketch_article, sketch_texts, tokens
 from dedupe_releases.spill import PackedFile, SpillStore, pack_file
-from dedupe_releases.split import split_text
+from dedupe_releases.split import split_text, truncate_article
 from dedupe_releases.store import MemoryStore
-from dedupe_releases.verify import Features, Verifier, normalised
+from dedupe_releases.verify import RATIO_CHARS, Features, Verifier, features, normalised
 
 
 @dataclass
@@ -38,6 +41,7 @@ class ScanResult:
     related: list[Match] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     candidates: int = 0
+    boilerplate: Boilerplate = field(default_factory=Boilerplate)
 
     @property
     def files(self) -> int:
@@ -53,26 +57,52 @@ class ScanResult:
     def skipped(self) -> list[Problem]:
         return [p for p in self.problems if p.kind == "skipped"]
 
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.kind == "warning"]
+
 
 def articles_of(source: SourceText, config: Config) -> list[Article]:
-    """Fix and split one decoded file (what ``split`` and ``normalize`` print)."""
+    """Fix and split one decoded file (what ``split`` and ``normalize`` print).
+
+    Articles longer than ``config.sketch.max_article_chars`` are cut and flagged.
+    """
     trim = strip_boilerplate if config.fix.strip_boilerplate else None
-    return split_text(fix_source(source, config.fix), config.split, trim)
+    articles = split_text(fix_source(source, config.fix), config.split, trim)
+    articles = [truncate_article(a, config.sketch.max_article_chars) for a in articles]
+    if source.source_bytes is not None:
+        articles = [replace(a, source_bytes=source.source_bytes) for a in articles]
+    return articles
+
+
+def file_warnings(text: SourceText, articles: Sequence[Article], config: Config) -> list[Problem]:
+    """The caveats about one file that was read: decoding replacements, cut articles."""
+    cut = [
+        f"warning: article {a.ordinal} cut at {config.sketch.max_article_chars:,} characters"
+        " (--max-article-chars)"
+        for a in articles
+        if a.truncated
+    ]
+    return [
+        Problem(text.source, w, kind="warning", source_bytes=text.source_bytes)
+        for w in (*text.warnings, *cut)
+    ]
 
 
 def ingest(path: Path, source: str, config: Config) -> FileRecord | Problem:
     """Read, fix, split and sketch one file. Pure apart from reading the file."""
     try:
         text = read_source(path, source, config.read)
-    except SkipFile as exc:
-        return Problem(source, f"skipped: {exc}")
-    except OSError as exc:
-        from dedupe_releases.read import _os_reason
-
-        return Problem(source, _os_reason(exc))
+    except (SkipFile, OSError) as exc:
+        return problem(path, source, exc)
     articles = articles_of(text, config)
-    sketches = tuple(sketch_article(a, config.sketch, sentence_hashes) for a in articles)
-    return FileRecord(text.source, text.sha256, text.size, text.encoding, tuple(articles), sketches)
+    sketches = tuple(
+        sketch_article(a, config.sketch, sentence_hashes, line_hashes) for a in articles
+    )
+    warnings = tuple(p.reason for p in file_warnings(text, articles, config))
+    return FileRecord(
+        text.source, text.sha256, text.size, text.encoding, tuple(articles), sketches, warnings
+    )
 
 
 def ingest_packed(item: tuple[Path, str] | Problem, config: Config) -> PackedFile | Problem:
@@ -82,14 +112,18 @@ def ingest_packed(item: tuple[Path, str] | Problem, config: Config) -> PackedFil
     path, source = item
     try:
         text = read_source(path, source, config.read)
-    except SkipFile as exc:
-        return Problem(source, f"skipped: {exc}")
-    except OSError as exc:
-        from dedupe_releases.read import _os_reason
-
-        return Problem(source, _os_reason(exc))
+    except (SkipFile, OSError) as exc:
+        return problem(path, source, exc)
     articles = articles_of(text, config)
-    return pack_file(text.source, articles, sketch_texts([a.text for a in articles], config.sketch))
+    return pack_file(
+        text.source,
+        articles,
+        sketch_texts([a.text for a in articles], config.sketch),
+        [line_hashes(a) for a in articles],
+        [title_hash(a.title) for a in articles],
+        tuple(p.reason for p in file_warnings(text, articles, config)),
+        text.source_bytes,
+    )
 
 
 def ingest_all(
@@ -116,16 +150,13 @@ def iter_articles(
             continue
         try:
             text = read_source(item[0], item[1], config.read)
-        except SkipFile as exc:
-            problems.append(Problem(item[1], f"skipped: {exc}"))
-            continue
-        except OSError as exc:
-            from dedupe_releases.read import _os_reason
-
-            problems.append(Problem(item[1], _os_reason(exc)))
+        except (SkipFile, OSError) as exc:
+            problems.append(problem(item[0], item[1], exc))
             continue
         read.append(text.source)
-        yield from articles_of(text, config)
+        articles = articles_of(text, config)
+        problems.extend(file_warnings(text, articles, config))
+        yield from articles
 
 
 def scan(
@@ -149,18 +180,30 @@ def scan(
             result.problems.append(item)
         else:
             store.add_packed(item)
+            result.problems.extend(
+                Problem(item.source, w, kind="warning", source_bytes=item.source_bytes)
+                for w in item.warnings
+            )
         if on_file is not None:
             on_file(item.source)
     pairs = store.candidate_pairs(config.verify.min_shared_sentences)
     result.candidates = len(pairs)
-    verifier = Verifier(
-        store.article,
-        config.sketch,
-        config.verify,
-        features=partial(_stored_features, store, config.sketch.max_article_chars),
-    )
+    # Boilerplate is learned from every file's body lines, then masked before verification
+    # (the band keys above saw it: they only propose pairs, they never decide).
+    v = config.verify
+    if v.mask_boilerplate:
+        result.boilerplate = store.boilerplate(v.boilerplate_min_titles, v.boilerplate_min_files)
+    mask = result.boilerplate.mask if result.boilerplate.hashes else None
+    fast = partial(_stored_features, store, config, result.boilerplate)
+    verifier = Verifier(store.article, config.sketch, v, sentence_hashes, text=mask, features=fast)
     matches = [m for a, b in pairs if (m := verifier.match(a, b)) is not None]
-    result.clusters = cluster_matches(matches, store.article, verifier.match, store.position)
+    result.clusters = cluster_matches(
+        matches,
+        store.article,
+        verifier.match,
+        store.position,
+        lambda a: verifier.features(a.id).words,
+    )
     cluster_of = {m: c.id for c in result.clusters for m in c.members}
     # Every verified pair not inside one cluster is reported, in path order: `related`
     # pairs, and `near` pairs that the chain guard put in different clusters.
@@ -179,16 +222,35 @@ def scan(
     return result
 
 
-def _stored_features(store: SpillStore, limit: int, article_id: str) -> Features:
-    """Verification features from what the workers stored: no second tokenisation."""
+def _stored_features(
+    store: SpillStore, config: Config, boilerplate: Boilerplate, article_id: str
+) -> Features:
+    """``verify.features`` from what the workers stored: the article is not tokenised again.
+
+    An article holding a learned boilerplate line is compared without it: its features are
+    computed from the masked text instead.
+    """
     article, shingles = store.article_and_shingles(article_id)
-    return Features(shingles, normalised(article.text[:limit]), store.sentences(article_id))
+    if boilerplate.hashes and store.has_line(article_id, boilerplate.hashes):
+        return features(article, config.sketch, sentence_hashes, boilerplate.mask(article))
+    text = article.text[: config.sketch.max_article_chars]
+    words = normalised(text, limit=None)
+    return Features(
+        shingles,
+        words[:RATIO_CHARS],
+        store.sentences(article_id),
+        words.count(" ") + 1 if words else 0,
+        " ".join(tokens(article.title)),
+        extract_facts(text, article.title),
+    )
 
 
 def _ordered(m: Match, position: Callable[[str], int]) -> Match:
     if position(m.a) <= position(m.b):
         return m
-    return Match(m.b, m.a, m.relation, m.scores, m.evidence)
+    flipped = {"contains": "contained_in", "contained_in": "contains"}
+    facts = tuple((kind, y, x) for kind, x, y in m.facts)
+    return Match(m.b, m.a, flipped.get(m.relation, m.relation), m.scores, m.evidence, facts)
 
 
 __all__ = ["ScanResult", "articles_of", "ingest", "ingest_packed", "scan"]

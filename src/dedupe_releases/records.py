@@ -42,6 +42,7 @@ class Problem:
     source: str
     reason: str
     kind: str = "skipped"  # "skipped" (nothing used) or "warning" (used, with a caveat)
+    source_bytes: bytes | None = None  # the exact name, when it is not UTF-8
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,8 @@ class SourceText:
     size: int
     encoding: str
     text: str
+    warnings: tuple[str, ...] = ()  # caveats shown to the user ("warning: decoded with ...")
+    source_bytes: bytes | None = None  # the exact name, when it is not UTF-8
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,7 @@ class Article:
     fixes: tuple[Fix, ...] = ()
     title_repaired: bool = False  # the title was joined from two paragraphs
     truncated: bool = False  # the text was cut at SketchConfig.max_article_chars
+    source_bytes: bytes | None = None  # the exact name of the source, when it is not UTF-8
 
     @property
     def text(self) -> str:
@@ -116,6 +120,7 @@ class Sketch:
     shingles: int  # number of distinct shingles (0: too short to sketch: no band keys)
     bands: bytes = b""  # one little-endian uint64 LSH key per band
     sentences: bytes = b""  # little-endian uint64 hashes of the distinct long sentences
+    lines: bytes = b""  # little-endian uint64 hashes of the distinct body lines (boilerplate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +133,7 @@ class FileRecord:
     encoding: str
     articles: tuple[Article, ...]
     sketches: tuple[Sketch, ...]  # one per article, same order
+    warnings: tuple[str, ...] = ()  # caveats about the file (replacement characters, cuts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +163,10 @@ class Match:
 
     a: str
     b: str
-    relation: str  # "exact", "near", "related" ("none" is never emitted)
+    relation: str  # see verify.RELATIONS; "contains" means a holds b ("none" is never emitted)
     scores: Scores
     evidence: tuple[str, ...] = ()
+    facts: tuple[tuple[str, str, str], ...] = ()  # (kind, value in a, value in b) that differ
 
 
 @dataclass(frozen=True, slots=True)

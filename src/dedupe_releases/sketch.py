@@ -362,8 +362,9 @@ def sketch_article(
     article: Article,
     config: SketchConfig = SketchConfig(),
     sentences: Callable[[str], U64] | None = None,
+    lines: Callable[[Article], U64] | None = None,
 ) -> Sketch:
-    """Signature, band keys and (optionally) sentence hashes of one article. Pure."""
+    """Signature, band keys and (optionally) sentence and body-line hashes of one article."""
     shingles = article_shingles(article, config)
     sig = minhash(shingles, config.num_perm, config.seed)
     keys = band_keys(sig, config.bands) if len(shingles) else np.empty(0, dtype=np.uint64)
@@ -374,6 +375,7 @@ def sketch_article(
         len(shingles),
         keys.astype("<u8").tobytes(),
         sent.astype("<u8").tobytes() if sent is not None else b"",
+        lines(article).astype("<u8").tobytes() if lines is not None else b"",
     )
 
 

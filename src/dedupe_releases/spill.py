@@ -21,20 +21,22 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import IO
 
 import numpy as np
 import numpy.typing as npt
 
+from dedupe_releases.boilerplate import Boilerplate, learn_flat, title_hash
 from dedupe_releases.candidates import CandidateIndex
 from dedupe_releases.records import Article, FileRecord, Fix
 from dedupe_releases.sketch import U32, U64, SketchBatch
 
 I64 = npt.NDArray[np.int64]
 
-# first line, last line, flags, then the byte lengths of kind, fixes, title and body, and the
-# number of shingle hashes (uint32, after the body: what verification compares).
-_HEAD = struct.Struct("<IIBHHIII")
-_NO_KIND, _TITLE_REPAIRED, _TRUNCATED = 1, 2, 4
+# first line, last line, flags, then the byte lengths of kind, fixes, title, body and source
+# name bytes, and the number of shingle hashes (uint32, last: what verification compares).
+_HEAD = struct.Struct("<IIBHHIIII")
+_NO_KIND, _TITLE_REPAIRED, _TRUNCATED, _SOURCE_BYTES = 1, 2, 4, 8
 _UTF8 = "utf-8"
 _ERRORS = "surrogatepass"  # lossless for any str
 
@@ -53,8 +55,10 @@ def pack_article(article: Article, shingles: U32 | None = None) -> bytes:
     fixes = ";".join(f"{f.rule}={f.count}" for f in article.fixes).encode(_UTF8, _ERRORS)
     title = article.title.encode(_UTF8, _ERRORS)
     body = article.body.encode(_UTF8, _ERRORS)
+    raw = article.source_bytes or b""
     flags = (
-        (_NO_KIND if article.kind is None else 0)
+        (_SOURCE_BYTES if article.source_bytes is not None else 0)
+        | (_NO_KIND if article.kind is None else 0)
         | (_TITLE_REPAIRED if article.title_repaired else 0)
         | (_TRUNCATED if article.truncated else 0)
     )
@@ -66,10 +70,11 @@ def pack_article(article: Article, shingles: U32 | None = None) -> bytes:
         len(fixes),
         len(title),
         len(body),
+        len(raw),
         len(hashes) // 4,
     )
     digest = bytes.fromhex(article.content_hash)
-    return b"".join((head, bytes([len(digest)]), digest, kind, fixes, title, body, hashes))
+    return b"".join((head, bytes([len(digest)]), digest, kind, fixes, title, body, raw, hashes))
 
 
 def unpack_shingles(record: bytes) -> U32:
@@ -81,7 +86,7 @@ def unpack_shingles(record: bytes) -> U32:
 def unpack_article(record: bytes, source: str, ordinal: int) -> Article:
     """The ``Article`` a record was packed from (its id is ``source#ordinal``)."""
     data = record
-    first, last, flags, n_kind, n_fixes, n_title, n_body, _ = _HEAD.unpack_from(data)
+    first, last, flags, n_kind, n_fixes, n_title, n_body, n_raw, _ = _HEAD.unpack_from(data)
     pos = _HEAD.size
     n_digest = data[pos]
     pos += 1
@@ -92,6 +97,7 @@ def unpack_article(record: bytes, source: str, ordinal: int) -> Article:
         fields.append(data[pos : pos + n].decode(_UTF8, _ERRORS))
         pos += n
     kind, fixes, title, body = fields
+    raw = data[pos : pos + n_raw]
     parsed = tuple(
         Fix(rule, int(count))
         for rule, _, count in (item.rpartition("=") for item in fixes.split(";") if item)
@@ -108,6 +114,7 @@ def unpack_article(record: bytes, source: str, ordinal: int) -> Article:
         fixes=parsed,
         title_repaired=bool(flags & _TITLE_REPAIRED),
         truncated=bool(flags & _TRUNCATED),
+        source_bytes=raw if flags & _SOURCE_BYTES else None,
     )
 
 
@@ -123,14 +130,28 @@ class PackedFile:
     band_counts: I64
     sentences: U64  # long-sentence hashes, flat, ``sentence_counts[i]`` for article i
     sentence_counts: I64
+    lines: U64  # body-line hashes (boilerplate learning), flat, ``line_counts[i]`` each
+    line_counts: I64
+    titles: U64  # (n,) ``boilerplate.title_hash`` of each title
+    warnings: tuple[str, ...] = ()  # caveats about the file (replacement characters, cuts)
+    source_bytes: bytes | None = None  # the exact name of the source, when it is not UTF-8
 
     @property
     def articles(self) -> int:
         return len(self.record_sizes)
 
 
-def pack_file(source: str, articles: Sequence[Article], batch: SketchBatch) -> PackedFile:
-    """A file's articles and their sketches (``sketch.sketch_texts`` of their texts)."""
+def pack_file(
+    source: str,
+    articles: Sequence[Article],
+    batch: SketchBatch,
+    lines: Sequence[U64],
+    titles: Sequence[int],
+    warnings: tuple[str, ...] = (),
+    source_bytes: bytes | None = None,
+) -> PackedFile:
+    """A file's articles, their sketches (``sketch.sketch_texts`` of their texts), body-line
+    hashes and title hashes."""
     ends = np.cumsum(batch.shingle_counts)
     records = [
         pack_article(a, batch.shingles[end - count : end])
@@ -148,6 +169,11 @@ def pack_file(source: str, articles: Sequence[Article], batch: SketchBatch) -> P
         band_counts=np.where(shingled, batch.band_keys.shape[1], 0).astype(np.int64),
         sentences=batch.sentences,
         sentence_counts=batch.sentence_counts,
+        lines=_concat(list(lines)),
+        line_counts=np.array([len(x) for x in lines], dtype=np.int64),
+        titles=np.array(titles, dtype=np.uint64),
+        warnings=warnings,
+        source_bytes=source_bytes,
     )
 
 
@@ -155,6 +181,7 @@ def pack_record(record: FileRecord) -> PackedFile:
     """A ``FileRecord`` (articles with ``Sketch`` objects) as a ``PackedFile``."""
     bands = [np.frombuffer(s.bands, dtype="<u8") for s in record.sketches]
     sentences = [np.frombuffer(s.sentences, dtype="<u8") for s in record.sketches]
+    lines = [np.frombuffer(s.lines, dtype="<u8").astype(np.uint64) for s in record.sketches]
     records = [pack_article(a) for a in record.articles]
     return PackedFile(
         source=record.source,
@@ -167,6 +194,11 @@ def pack_record(record: FileRecord) -> PackedFile:
         band_counts=np.array([len(b) for b in bands], dtype=np.int64),
         sentences=_concat(sentences),
         sentence_counts=np.array([len(s) for s in sentences], dtype=np.int64),
+        lines=_concat(lines),
+        line_counts=np.array([len(x) for x in lines], dtype=np.int64),
+        titles=np.array([title_hash(a.title) for a in record.articles], dtype=np.uint64),
+        warnings=record.warnings,
+        source_bytes=record.articles[0].source_bytes if record.articles else None,
     )
 
 
@@ -179,9 +211,15 @@ def _concat(parts: list[npt.NDArray[np.uint64]]) -> U64:
 class SpillStore:
     """Articles and candidate keys of one scan, texts on disk, in path order."""
 
-    def __init__(self, cache_size: int = 2048, folder: str | None = None) -> None:
-        # Lives as long as the store (closed by `close` or when the store is collected).
-        self._file = tempfile.TemporaryFile(prefix="dedupe-releases-", dir=folder)  # noqa: SIM115
+    def __init__(
+        self, cache_size: int = 2048, folder: str | None = None, in_memory: int = 32 << 20
+    ) -> None:
+        # Records stay in memory up to `in_memory` bytes (a small archive never touches the
+        # disk), then move to the temporary file.
+        self._memory: bytearray | None = bytearray()
+        self._in_memory = in_memory
+        self._folder = folder
+        self._file: IO[bytes] | None = None
         self._written = 0
         self._flushed = True
         self._offsets = array("Q")
@@ -192,6 +230,10 @@ class SpillStore:
         self._file_count = array("I")
         self._file_of: dict[str, int] = {}
         self._candidates = CandidateIndex()
+        self._lines = array("Q")  # body-line hashes of every article, end to end
+        self._line_counts = array("I")
+        self._titles = array("Q")
+        self._line_ends: npt.NDArray[np.int64] | None = None
         self._cache: OrderedDict[int, Article] = OrderedDict()
         self._cache_size = cache_size
         self.files = 0
@@ -212,15 +254,16 @@ class SpillStore:
             return
         sizes = packed.record_sizes.astype(np.uint64)
         offsets = self._written + np.cumsum(sizes) - sizes
-        self._file.write(packed.records)
-        self._written += len(packed.records)
-        self._flushed = False
+        self._write(packed.records)
         self._offsets.frombytes(offsets.astype(np.uint64).tobytes())
         self._sizes.frombytes(packed.record_sizes.astype(np.uint32).tobytes())
         self._hash_keys.frombytes(packed.hash_keys.astype(np.uint64).tobytes())
         self._candidates.add_batch(
             packed.bands, packed.band_counts, packed.sentences, packed.sentence_counts
         )
+        self._lines.frombytes(packed.lines.astype(np.uint64).tobytes())
+        self._line_counts.frombytes(packed.line_counts.astype(np.uint32).tobytes())
+        self._titles.frombytes(packed.titles.astype(np.uint64).tobytes())
 
     def __len__(self) -> int:
         return len(self._sizes)
@@ -229,8 +272,24 @@ class SpillStore:
         for number in range(len(self)):
             yield self._load(number)
 
+    def _write(self, data: bytes) -> None:
+        if self._memory is not None:
+            self._memory += data
+            if len(self._memory) > self._in_memory:
+                # Lives as long as the store (closed by `close` or when it is collected).
+                self._file = tempfile.TemporaryFile(prefix="dedupe-releases-", dir=self._folder)  # noqa: SIM115
+                self._file.write(self._memory)
+                self._memory = None
+                self._flushed = False
+        else:
+            assert self._file is not None
+            self._file.write(data)
+            self._flushed = False
+        self._written += len(data)
+
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
     def position(self, article_id: str) -> int:
         source, _, ordinal = article_id.rpartition("#")
@@ -259,8 +318,12 @@ class SpillStore:
         return article
 
     def _read(self, number: int) -> bytes:
+        offset, size = self._offsets[number], self._sizes[number]
+        if self._memory is not None:
+            return bytes(self._memory[offset : offset + size])
         self._flush()
-        return os.pread(self._file.fileno(), self._sizes[number], self._offsets[number])
+        assert self._file is not None
+        return os.pread(self._file.fileno(), size, offset)
 
     def shingles(self, article_id: str) -> U32:
         """The article's distinct shingle hashes, as the worker computed them."""
@@ -272,12 +335,40 @@ class SpillStore:
         record = self._read(number)
         return self._load(number, record), unpack_shingles(record)
 
+    def boilerplate(self, min_titles: int, min_files: int) -> Boilerplate:
+        """Body lines found under at least ``min_titles`` titles in ``min_files`` files."""
+        if not len(self._lines):
+            return Boilerplate()
+        counts = np.frombuffer(self._line_counts, dtype=np.uint32).astype(np.int64)
+        firsts = np.frombuffer(self._file_first, dtype=np.uint64)
+        numbers = np.arange(len(counts), dtype=np.uint64)
+        files = (firsts.searchsorted(numbers, "right")).astype(np.uint32)  # 1 + file index
+        return learn_flat(
+            np.frombuffer(self._lines, dtype=np.uint64),
+            counts,
+            files,
+            np.frombuffer(self._titles, dtype=np.uint64),
+            min_titles,
+            min_files,
+        )
+
+    def has_line(self, article_id: str, hashes: frozenset[int]) -> bool:
+        """Whether any of the article's body-line hashes is in ``hashes``."""
+        number = self.position(article_id)
+        if self._line_ends is None or len(self._line_ends) != len(self._line_counts):
+            counts = np.frombuffer(self._line_counts, dtype=np.uint32)
+            self._line_ends = np.cumsum(counts, dtype=np.int64)
+        end = int(self._line_ends[number])
+        start = end - self._line_counts[number]
+        lines = np.frombuffer(self._lines, dtype=np.uint64)[start:end]
+        return any(h in hashes for h in lines.tolist())
+
     def sentences(self, article_id: str) -> U64:
         """The article's distinct long-sentence hashes, sorted."""
         return self._candidates.sentences_of(self.position(article_id))
 
     def _flush(self) -> None:
-        if not self._flushed:
+        if not self._flushed and self._file is not None:
             self._file.flush()
             self._flushed = True
 

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from dedupe_releases.boilerplate import Boilerplate, learn, title_hash
 from dedupe_releases.candidates import CandidateIndex
 from dedupe_releases.records import Article, FileRecord
+from dedupe_releases.sketch import U64
 
 
 class MemoryStore:
@@ -24,6 +26,10 @@ class MemoryStore:
         self._ids: list[str] = []
         self._by_hash: dict[str, list[int]] = defaultdict(list)
         self._candidates = CandidateIndex()
+        # per article, in path order: body-line hashes, file number, title hash (boilerplate)
+        self._lines: list[U64] = []
+        self._file_of: list[int] = []
+        self._title_of: list[int] = []
         self.files = 0
 
     def add(self, record: FileRecord) -> None:
@@ -38,6 +44,9 @@ class MemoryStore:
             self._ids.append(article.id)
             self._articles[article.id] = article
             self._by_hash[article.content_hash].append(number)
+            self._lines.append(np.frombuffer(sketch.lines, dtype="<u8").astype(np.uint64))
+            self._file_of.append(self.files)
+            self._title_of.append(title_hash(article.title))
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -50,6 +59,10 @@ class MemoryStore:
 
     def position(self, article_id: str) -> int:
         return self._positions[article_id]
+
+    def boilerplate(self, min_titles: int, min_files: int) -> Boilerplate:
+        """Body lines found under at least ``min_titles`` titles in ``min_files`` files."""
+        return learn(self._lines, self._file_of, self._title_of, min_titles, min_files)
 
     def candidate_pairs(self, min_shared_sentences: int) -> list[tuple[str, str]]:
         """Pairs to verify, in path order: shared band, shared sentences, or same text."""

@@ -1,10 +1,21 @@
 """Stage 5: verify candidate pairs and say what each one is.
 
-Takes two articles (with their shingle hashes); returns a ``Match`` with exact scores --
-word-shingle Jaccard, containment of the smaller in the larger, and rapidfuzz's ratio of the
-normalised texts -- and a relation: ``exact`` (same fixed text), ``near`` (the same release
-with small edits) or ``related`` (reuses passages, not a copy); ``None`` for anything else.
-Never builds clusters.
+Takes two articles (their text after learned boilerplate is masked); returns a ``Match``
+with exact scores -- word-shingle Jaccard, containment of the smaller in the larger,
+rapidfuzz's ratio of the normalised texts -- a typed relation, its evidence and the facts
+that differ; ``None`` for anything else. Never builds clusters.
+
+The relations, checked in this order (thresholds in ``config.VerifyConfig``):
+
+* ``exact``: the same fixed text (equal content hashes);
+* short articles (a title and a line or two): ``near`` with the same words, ``related``
+  with the same title, nothing else -- their shingle sets are too small to measure;
+* ``template_sibling``: the texts match (as a copy, a containment, or J >= the sibling
+  floor) but a fact differs: an amount, a date, a percentage, a number, a name in the title;
+* ``contains`` / ``contained_in``: the smaller is (nearly) all inside the larger, which adds
+  a paragraph or more (an update, a roundup);
+* ``near``: the same release with small edits (J and ratio both high);
+* ``related``: shares long sentences or passages (a rewrite reusing quotes).
 """
 
 from __future__ import annotations
@@ -18,12 +29,15 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from dedupe_releases.config import SketchConfig, VerifyConfig
+from dedupe_releases.facts import Facts, differing_facts, extract_facts
 from dedupe_releases.records import Article, Match, Scores
-from dedupe_releases.sketch import U32, U64, shingle_hashes, text_hashes, tokens
+from dedupe_releases.sketch import U32, U64, shingle_hashes, tokens
 
 #: rapidfuzz's ratio costs O(len(a) * len(b) / 64); beyond this many characters of normalised
 #: text the ratio is taken on the prefix (the Jaccard still sees the whole article).
 RATIO_CHARS = 60_000
+
+RELATIONS = ("exact", "near", "contains", "contained_in", "related", "template_sibling")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,33 +47,41 @@ class Features:
     shingles: U32
     normalised: str
     sentences: U64
+    words: int  # word count of the compared (masked) text
+    title: str  # normalised title words
+    facts: Facts
 
 
 def features(
-    article: Article, sketch: SketchConfig, sentences: Callable[[str], U64] | None = None
+    article: Article,
+    sketch: SketchConfig,
+    sentences: Callable[[str], U64],
+    text: str | None = None,
 ) -> Features:
-    """What verification compares; ``sentences`` overrides ``sketch.sentence_hashes``."""
-    text = article.text[: sketch.max_article_chars]
-    if sentences is None:
-        words, shingles, found = text_hashes(text, sketch.shingle_size)
-        return Features(shingles, " ".join(words)[:RATIO_CHARS], found)
+    """Features of an article's ``text`` (its masked text; the whole text by default)."""
+    text = (article.text if text is None else text)[: sketch.max_article_chars]
     words = tokens(text)
     return Features(
-        shingle_hashes(words, sketch.shingle_size), " ".join(words)[:RATIO_CHARS], sentences(text)
+        shingle_hashes(words, sketch.shingle_size),
+        " ".join(words)[:RATIO_CHARS],
+        sentences(text),
+        len(words),
+        " ".join(tokens(article.title)),
+        extract_facts(text, article.title),
     )
 
 
 _NON_WORD = re.compile(r"\W+")
 
 
-def normalised(text: str) -> str:
-    """``" ".join(tokens(text))`` in one regex pass: what the ratio compares.
+def normalised(text: str, limit: int | None = RATIO_CHARS) -> str:
+    """``" ".join(tokens(text))[:limit]`` in one regex pass: what the ratio compares.
 
     >>> text = "  It's £17 MILLION -- more!_  "
     >>> normalised(text) == " ".join(tokens(text))
     True
     """
-    return _NON_WORD.sub(" ", text.casefold()).strip(" ")[:RATIO_CHARS]
+    return _NON_WORD.sub(" ", text.casefold()).strip(" ")[:limit]
 
 
 def score(a: Features, b: Features) -> Scores:
@@ -91,16 +113,54 @@ def classify(
     """The relation between two articles, with the evidence for it, or None."""
     if a.content_hash == b.content_hash:
         return Match(a.id, b.id, "exact", Scores(1.0, 1.0, 100.0), ("same fixed text",))
+    if min(fa.words, fb.words) < config.short_words:
+        return _classify_short(a, b, fa, fb, config)
     s = score(fa, fb)
-    if s.jaccard >= config.threshold and s.ratio >= config.min_ratio:
+    j = f"jaccard {s.jaccard:.3f}"
+    c = f"containment {s.containment:.3f}"
+    copy = s.jaccard >= config.threshold and s.ratio >= config.min_ratio
+    small, large = sorted((len(fa.shingles), len(fb.shingles)))
+    growth = large / small - 1 if small else 0.0
+    contained = (
+        s.containment >= config.contains_containment
+        and s.jaccard >= config.contains_min_jaccard
+        and growth >= config.contains_growth
+    )
+    if copy or contained or s.jaccard >= config.sibling_min_jaccard:
+        diffs = differing_facts(fa.facts, fb.facts)
+        if diffs:
+            return Match(
+                a.id,
+                b.id,
+                "template_sibling",
+                s,
+                (f"{j} and {c}: the same text", *(d.describe() for d in diffs)),
+                tuple((d.kind, d.a, d.b) for d in diffs),
+            )
+    if contained:
+        relation = "contains" if len(fa.shingles) >= len(fb.shingles) else "contained_in"
+        return Match(
+            a.id,
+            b.id,
+            relation,
+            s,
+            (
+                f"{c} >= {config.contains_containment}",
+                f"the larger has {growth:.0%} more shingles >= {config.contains_growth:.0%}",
+                f"{j} >= {config.contains_min_jaccard}",
+                "no fact differs",
+            ),
+        )
+    if copy:
         return Match(
             a.id,
             b.id,
             "near",
             s,
             (
-                f"jaccard {s.jaccard:.3f} >= {config.threshold}",
+                f"{j} >= {config.threshold}",
                 f"ratio {s.ratio:.1f} >= {config.min_ratio}",
+                "no fact differs",
             ),
         )
     shared = shared_sentences(fa, fb)
@@ -112,12 +172,25 @@ def classify(
             s,
             (
                 f"{shared} shared sentences",
-                f"containment {s.containment:.3f}",
-                f"jaccard {s.jaccard:.3f} < {config.threshold}"
+                c,
+                f"{j} < {config.threshold}"
                 if s.jaccard < config.threshold
                 else f"ratio {s.ratio:.1f} < {config.min_ratio}",
             ),
         )
+    return None
+
+
+def _classify_short(
+    a: Article, b: Article, fa: Features, fb: Features, config: VerifyConfig
+) -> Match | None:
+    """Short articles: the same words make a copy, the same title a relative; nothing else."""
+    short = f"short: fewer than {config.short_words} words"
+    if fa.normalised == fb.normalised and fa.normalised:
+        return Match(a.id, b.id, "near", Scores(1.0, 1.0, 100.0), (short, "the same words"))
+    if fa.title and fa.title == fb.title and len(fa.title.split()) >= 3:
+        s = score(fa, fb)
+        return Match(a.id, b.id, "related", s, (short, "the same title, other words"))
     return None
 
 
@@ -129,8 +202,9 @@ class Verifier:
         articles: Callable[[str], Article],
         sketch: SketchConfig,
         config: VerifyConfig,
-        sentences: Callable[[str], U64] | None = None,
+        sentences: Callable[[str], U64],
         cache_size: int = 4096,
+        text: Callable[[Article], str] | None = None,
         features: Callable[[str], Features] | None = None,
     ) -> None:
         self._articles = articles
@@ -139,8 +213,9 @@ class Verifier:
         self._sentences = sentences
         self._cache: OrderedDict[str, Features] = OrderedDict()
         self._cache_size = cache_size
-        self._features = features  # a faster source of the same features (a store's)
         self._memo: dict[tuple[str, str], Match | None] = {}
+        self._text = text
+        self._features = features  # a faster source of the same features (a store's)
 
     def features(self, article_id: str) -> Features:
         hit = self._cache.get(article_id)
@@ -150,7 +225,9 @@ class Verifier:
         if self._features is not None:
             f = self._features(article_id)
         else:
-            f = features(self._articles(article_id), self._sketch, self._sentences)
+            article = self._articles(article_id)
+            text = self._text(article) if self._text is not None else None
+            f = features(article, self._sketch, self._sentences, text)
         self._cache[article_id] = f
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

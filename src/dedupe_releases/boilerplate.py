@@ -1,0 +1,147 @@
+"""Boilerplate learned from the archive: lines that recur under many different titles.
+
+Takes each article's body lines as 64-bit hashes (collected per file while ingesting, so
+workers need no shared state) and learns which lines are site furniture: a line found in the
+articles of at least ``min_titles`` distinct titles and ``min_files`` files ("Share this page",
+"SIGN UP", a job ad's "Recruiter: ..." line). Copies of one release share its title, so
+republishing a release many times never turns its own paragraphs into boilerplate. Masking
+drops those lines before verification. Never looks at titles' words or decides a relation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from dedupe_releases.records import Article
+from dedupe_releases.sketch import U64, tokens
+
+
+def line_hash(line: str) -> int:
+    """64-bit hash of a line's case-folded words (quotes, spacing and brackets do not count).
+
+    >>> line_hash("Share this page") == line_hash("  SHARE this   page!")
+    True
+    """
+    words = " ".join(tokens(line))
+    return int.from_bytes(hashlib.blake2b(words.encode(), digest_size=8).digest(), "little")
+
+
+def body_lines(article: Article) -> list[str]:
+    """The non-empty lines of an article's body (paragraphs and listing lines alike)."""
+    return [ln for ln in article.body.split("\n") if ln.strip() and tokens(ln)]
+
+
+def line_hashes(article: Article) -> U64:
+    """Sorted, distinct hashes of an article's body lines: what ingest keeps per article.
+
+    >>> from dedupe_releases.verify import _art
+    >>> a = _art("Title")
+    >>> len(line_hashes(a))
+    0
+    """
+    return np.array(sorted({line_hash(ln) for ln in body_lines(article)}), dtype=np.uint64)
+
+
+@dataclass(frozen=True, slots=True)
+class Boilerplate:
+    """The learned boilerplate lines (their hashes) and how often they were masked."""
+
+    hashes: frozenset[int] = frozenset()
+    masked: int = 0  # line occurrences masked, over all articles (distinct per article)
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def mask(self, article: Article) -> str:
+        """The article's text with boilerplate lines removed (the title always stays).
+
+        >>> from dedupe_releases.verify import _art
+        >>> from dataclasses import replace
+        >>> a = replace(_art("A title"), body="Real text here.\\n\\nShare this page\\nTwitter")
+        >>> b = Boilerplate(frozenset([line_hash("Share this page")]))
+        >>> b.mask(a)
+        'A title\\n\\nReal text here.\\n\\nTwitter'
+        """
+        if not self.hashes or not article.body:
+            return article.text
+        paragraphs = []
+        for paragraph in article.body.split("\n\n"):
+            kept = [ln for ln in paragraph.split("\n") if line_hash(ln) not in self.hashes]
+            if kept:
+                paragraphs.append("\n".join(kept))
+        return "\n\n".join([article.title, *paragraphs])
+
+
+def learn(
+    lines: Sequence[U64],
+    files: Sequence[int],
+    titles: Sequence[int],
+    min_titles: int,
+    min_files: int,
+) -> Boilerplate:
+    """Boilerplate from per-article line hashes, each article's file number and title hash.
+
+    >>> h = [np.array([1, 2], np.uint64), np.array([1, 3], np.uint64), np.array([1], np.uint64)]
+    >>> b = learn(h, [0, 1, 2], [10, 11, 12], min_titles=3, min_files=2)
+    >>> sorted(b.hashes), b.masked
+    ([1], 3)
+    >>> learn(h, [0, 1, 2], [10, 10, 10], min_titles=3, min_files=2).hashes
+    frozenset()
+    """
+    lengths = np.array([len(x) for x in lines], dtype=np.int64)
+    if not lengths.sum():
+        return Boilerplate()
+    return learn_flat(np.concatenate(list(lines)), lengths, files, titles, min_titles, min_files)
+
+
+def learn_flat(
+    flat: U64,
+    lengths: npt.NDArray[np.int64],
+    files: Sequence[int] | npt.NDArray[np.uint32],
+    titles: Sequence[int] | U64,
+    min_titles: int,
+    min_files: int,
+) -> Boilerplate:
+    """``learn`` from every article's line hashes laid end to end (``lengths[i]`` each)."""
+    if not len(flat):
+        return Boilerplate()
+    file_of = np.repeat(np.asarray(files, dtype=np.uint64), lengths)
+    title_of = np.repeat(np.asarray(titles, dtype=np.uint64), lengths)
+    many_files = _distinct_count_at_least(flat, file_of, min_files)
+    many_titles = _distinct_count_at_least(flat, title_of, min_titles)
+    hashes = np.intersect1d(many_files, many_titles)
+    masked = int(np.isin(flat, hashes).sum()) if len(hashes) else 0
+    return Boilerplate(frozenset(hashes.tolist()), masked)
+
+
+def _distinct_count_at_least(
+    keys: U64, owners: npt.NDArray[np.uint64], minimum: int
+) -> npt.NDArray[np.uint64]:
+    """Sorted keys that occur with at least ``minimum`` distinct owners.
+
+    Done one sixteenth of the key space at a time (by the keys' top bits), so the sort's
+    temporaries stay small for a million articles' lines.
+    """
+    top = (keys >> np.uint64(60)).astype(np.uint8)
+    found = []
+    for part in range(16):
+        mask = top == part
+        k, o = keys[mask], owners[mask]
+        if not len(k):
+            continue
+        order = np.lexsort((o, k))
+        k, o = k[order], o[order]
+        first = np.r_[True, (k[1:] != k[:-1]) | (o[1:] != o[:-1])]  # one per (key, owner)
+        values, counts = np.unique(k[first], return_counts=True)
+        found.append(values[counts >= minimum])
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.uint64)
+
+
+def title_hash(title: str) -> int:
+    """A title's identity for counting distinct titles (case and punctuation ignored)."""
+    return line_hash(title)

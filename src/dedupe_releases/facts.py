@@ -1,0 +1,289 @@
+"""The facts that make two releases different: money, dates, percentages, numbers, title names.
+
+Takes a text (and a title); returns its facts, each with a normalised value and the words
+around it. Two texts *disagree* on a fact when the same context holds a different value in
+each (``announced £17 million to`` / ``announced £18 million to``), never when a fact is only
+missing from one of them: a copy that lost a sentence, or gained a footer, still agrees.
+Never decides a relation (that is ``verify``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from difflib import SequenceMatcher
+
+MONTHS = (
+    *("january", "february", "march", "april", "may", "june", "july"),
+    *("august", "september", "october", "november", "december"),
+)
+_MONTH_NUMBER = {m: i for i, m in enumerate(MONTHS, start=1)} | {
+    m[:3]: i for i, m in enumerate(MONTHS, start=1)
+}
+_MONTH_NUMBER["sept"] = 9
+_MONTH = r"(?:" + "|".join(sorted(_MONTH_NUMBER, key=len, reverse=True)) + r")\.?"
+_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_SCALE = {
+    "k": 1_000,
+    "thousand": 1_000,
+    "m": 1_000_000,
+    "mn": 1_000_000,
+    "million": 1_000_000,
+    "bn": 1_000_000_000,
+    "billion": 1_000_000_000,
+    "trillion": 1_000_000_000_000,
+}
+_SCALE_RE = r"(?:\s?(?:thousand|million|billion|trillion)\b|(?:k|m|mn|bn)\b)"
+
+# One pass, left to right, longest kinds first: a date's year and a sum's digits are not also
+# counted as bare numbers.
+_FACT = re.compile(
+    rf"(?P<money>(?P<cur>[£$€])\s?(?P<amount>{_NUM})(?P<scale>{_SCALE_RE})?)"
+    rf"|(?P<dmy>\b(?P<d1>[0-3]?\d)(?:st|nd|rd|th)?\s+(?P<m1>{_MONTH})\s+(?P<y1>(?:19|20)\d\d)\b)"
+    rf"|(?P<mdy>\b(?P<m2>{_MONTH})\s+(?P<d2>[0-3]?\d)(?:st|nd|rd|th)?,?\s+(?P<y2>(?:19|20)\d\d)\b)"
+    r"|(?P<iso>\b(?P<y3>(?:19|20)\d\d)-(?P<m3>[01]\d)-(?P<d3>[0-3]\d)\b)"
+    rf"|(?P<my>\b(?P<m4>{_MONTH})\s+(?P<y4>(?:19|20)\d\d)\b)"
+    rf"|(?P<pct>(?<![\w.,])(?P<p>{_NUM})\s?(?:%|per\s?cent\b|percent\b))"
+    rf"|(?P<num>(?<![\w.,])(?P<n>{_NUM})(?![\w]|[.,]\d))",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[^\W_]+|\x00\w+\x00")
+_NAME_WORD = re.compile(r"[^\W_]+")
+#: Words either side of a fact that make its context. Three: "has today ( DATE ) announced"
+#: is specific to one sentence, yet one edited word near a fact loses only that fact's key.
+CONTEXT_WORDS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    kind: str  # "money", "date", "percent", "number"
+    value: str  # normalised: "£17000000", "2018-07-09", "2018-07", "12.5%", "1500"
+    shown: str  # as written: "£17 million"
+
+
+@dataclass(frozen=True, slots=True)
+class FactDiff:
+    """A fact on which two texts disagree: the same place holds ``a`` in one, ``b`` in the other."""
+
+    kind: str  # "money", "date", "percent", "number", "title"
+    a: str
+    b: str
+
+    def describe(self) -> str:
+        return f"{self.kind} differs: {self.a} vs {self.b}"
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """A text's facts keyed by their context, and its title's words (for name changes)."""
+
+    keyed: tuple[tuple[tuple[str, str], tuple[Fact, ...]], ...]  # ((kind, context), facts)
+    title: tuple[str, ...]  # title words as written (case kept: names are capitalised)
+    words: tuple[str, ...] = ()  # the text's words as written, for names from the title
+
+    @property
+    def count(self) -> int:
+        return sum(len(f) for _, f in self.keyed)
+
+
+def _decimal(text: str) -> Decimal | None:
+    try:
+        return Decimal(text.replace(",", ""))
+    except InvalidOperation:
+        return None
+
+
+def _plain(d: Decimal) -> str:
+    """``Decimal('17000000.0')`` -> ``'17000000'``; ``Decimal('2.50')`` -> ``'2.5'``."""
+    text = format(d.normalize(), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _fact(m: re.Match[str]) -> Fact:
+    g = m.groupdict()
+    shown = m.group(0)
+    if g["money"]:
+        value = _decimal(g["amount"]) or Decimal(0)
+        scale = (g["scale"] or "").strip().casefold()
+        value *= _SCALE.get(scale, 1)
+        return Fact("money", f"{g['cur']}{_plain(value)}", shown)
+    for key, d, mo, y in (("dmy", "d1", "m1", "y1"), ("mdy", "d2", "m2", "y2")):
+        if g[key]:
+            month = _MONTH_NUMBER[g[mo].rstrip(".").casefold()]
+            return Fact("date", f"{g[y]}-{month:02d}-{int(g[d]):02d}", shown)
+    if g["iso"]:
+        return Fact("date", f"{g['y3']}-{g['m3']}-{g['d3']}", shown)
+    if g["my"]:
+        month = _MONTH_NUMBER[g["m4"].rstrip(".").casefold()]
+        return Fact("date", f"{g['y4']}-{month:02d}", shown)
+    if g["pct"]:
+        return Fact("percent", f"{_plain(_decimal(g['p']) or Decimal(0))}%", shown)
+    return Fact("number", _plain(_decimal(g["n"]) or Decimal(0)), shown)
+
+
+def find_facts(text: str) -> list[tuple[Fact, int, int]]:
+    """Every fact in a text with its character span.
+
+    >>> [(f.kind, f.value) for f, _, _ in find_facts("£2.5bn on 9 July 2018, up 12 per cent")]
+    [('money', '£2500000000'), ('date', '2018-07-09'), ('percent', '12%')]
+    >>> [f.value for f, _, _ in find_facts("£17 million, £17m and £59,898 for 1,500 homes")]
+    ['£17000000', '£17000000', '£59898', '1500']
+    """
+    return [(_fact(m), m.start(), m.end()) for m in _FACT.finditer(text)]
+
+
+def extract_facts(text: str, title: str = "") -> Facts:
+    """A text's facts keyed by ``(kind, context)``: the words either side, facts replaced.
+
+    >>> f = extract_facts("The council has today (9 July 2018) announced £17 million.")
+    >>> [(k, [x.shown for x in v]) for k, v in f.keyed]
+    [(('date', 'council has today |'), ['9 July 2018']), \
+(('money', 'today date announced |'), ['£17 million'])]
+    """
+    parts: list[str] = []
+    facts: list[Fact] = []
+    last = 0
+    for fact, start, end in find_facts(text):
+        parts.append(text[last:start])
+        parts.append(f" \x00{fact.kind}{len(facts)}\x00 ")
+        facts.append(fact)
+        last = end
+    parts.append(text[last:])
+    words = _WORD.findall("".join(parts).casefold())
+    keyed: dict[tuple[str, str], list[Fact]] = defaultdict(list)
+    for i, w in enumerate(words):
+        if not w.startswith("\x00"):
+            continue
+        fact = facts[int(w.strip("\x00").lstrip("abcdefghijklmnopqrstuvwxyz"))]
+        # Each side of a fact is a key of its own, so a copy that dropped the sentence after
+        # a date still lines up with the words before it. A side cut short by the start or
+        # end of the text is too weak a key to use.
+        before = [_slot(x) for x in words[max(0, i - CONTEXT_WORDS) : i]]
+        after = [_slot(x) for x in words[i + 1 : i + 1 + CONTEXT_WORDS]]
+        if len(before) == CONTEXT_WORDS:
+            keyed[(fact.kind, " ".join([*before, "|"]))].append(fact)
+        if len(after) == CONTEXT_WORDS:
+            keyed[(fact.kind, " ".join(["|", *after]))].append(fact)
+    return Facts(
+        tuple(sorted((k, tuple(v)) for k, v in keyed.items())),
+        tuple(_NAME_WORD.findall(title)),
+        tuple(_NAME_WORD.findall(text)),
+    )
+
+
+def _slot(word: str) -> str:
+    """A neighbouring fact stands in the context as its kind only ("money", "date")."""
+    return word.strip("\x00").rstrip("0123456789") if word.startswith("\x00") else word
+
+
+def _values(facts: Facts) -> set[str]:
+    return {f.value for _, group in facts.keyed for f in group}
+
+
+def _is_name(word: str) -> bool:
+    return word[:1].isupper() or word[:1].isdigit()
+
+
+def differing_facts(a: Facts, b: Facts) -> list[FactDiff]:
+    """Facts on which two texts disagree (empty when they agree or only one states a fact).
+
+    A context found in both texts whose values differ on both sides -- each text has a value
+    there that the other never states anywhere -- is a disagreement. So is a title whose
+    names were swapped: the titles line up word for word except where both put a different
+    capitalised word or number (``... Kurz of Austria`` / ``... Macron of France``), or a
+    name from one title is missing from the other text, which has another name in its place.
+
+    >>> x = extract_facts("Leeds gets £17 million to improve roads, the minister said.")
+    >>> y = extract_facts("Leeds gets £18 million to improve roads, the minister said.")
+    >>> [d.describe() for d in differing_facts(x, y)]
+    ['money differs: £17 million vs £18 million']
+    >>> z = extract_facts("Leeds gets £17m to improve roads. It costs 5% more.")
+    >>> differing_facts(x, z)
+    []
+    """
+    out: list[FactDiff] = []
+    seen: set[tuple[str, str, str]] = set()
+    other = dict(b.keyed)
+    all_a, all_b = _values(a), _values(b)
+    for key, facts_a in a.keyed:
+        facts_b = other.get(key)
+        if facts_b is None:
+            continue
+        # A value counts only if the other text never states it: an update that reuses a
+        # sentence pattern for a new date still states the old one where it was.
+        only_a = sorted({f.value for f in facts_a} - all_b)
+        only_b = sorted({f.value for f in facts_b} - all_a)
+        if only_a and only_b:
+            shown_a = next(f.shown for f in facts_a if f.value == only_a[0])
+            shown_b = next(f.shown for f in facts_b if f.value == only_b[0])
+            mark = (key[0], only_a[0], only_b[0])
+            if mark not in seen:
+                seen.add(mark)
+                out.append(FactDiff(key[0], shown_a, shown_b))
+    out.extend(_title_diffs(a.title, b.title))
+    if not out:
+        out.extend(_name_diffs(a, b))
+    if not out:
+        out.extend(FactDiff(d.kind, d.b, d.a) for d in _name_diffs(b, a))
+    return out
+
+
+def _name_diffs(a: Facts, b: Facts) -> list[FactDiff]:
+    """Names in ``a``'s title that ``b`` never uses, where ``b`` has another name instead.
+
+    A title that lost its second half to a scraper cannot be lined up word for word, but
+    its names still appear in the text: ``met Prime Minister Rutte of the Netherlands`` in
+    one text and ``met Prime Minister Hasina of Bangladesh`` in the other, with the same
+    words around them, is a swapped name.
+    """
+    vocab_b = {w.casefold() for w in b.words}
+    missing = {w for w in a.title if _is_name(w) and w.casefold() not in vocab_b}
+    if not missing:
+        return []
+    vocab_a = {w.casefold() for w in a.words}
+    n = CONTEXT_WORDS
+    after_ctx: dict[tuple[str, ...], set[str]] = defaultdict(set)  # words before -> word
+    before_ctx: dict[tuple[str, ...], set[str]] = defaultdict(set)  # words after -> word
+    low_b = [w.casefold() for w in b.words]
+    for i, w in enumerate(b.words):
+        if _is_name(w) and w.casefold() not in vocab_a:
+            if i >= n:
+                after_ctx[tuple(low_b[i - n : i])].add(w)
+            if i + n < len(b.words):
+                before_ctx[tuple(low_b[i + 1 : i + 1 + n])].add(w)
+    low_a = [w.casefold() for w in a.words]
+    for i, w in enumerate(a.words):
+        if w not in missing:
+            continue
+        found = after_ctx.get(tuple(low_a[i - n : i])) if i >= n else None
+        if not found and i + n < len(a.words):
+            found = before_ctx.get(tuple(low_a[i + 1 : i + 1 + n]))
+        if found:
+            return [FactDiff("name", w, sorted(found)[0])]
+    return []
+
+
+#: Titles are compared word by word only when they are mostly the same words (a republished
+#: title, not a page whose first line stands in for the title): 2*matches/total >= 0.6.
+TITLE_ALIGN_RATIO = 0.6
+
+
+def _title_diffs(a: tuple[str, ...], b: tuple[str, ...]) -> list[FactDiff]:
+    if not a or not b:
+        return []
+    fa = [w.casefold() for w in a]
+    fb = [w.casefold() for w in b]
+    matcher = SequenceMatcher(None, fa, fb, autojunk=False)
+    if matcher.ratio() < TITLE_ALIGN_RATIO:
+        return []
+    out = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "replace":
+            continue
+        names_a = [w for w in a[i1:i2] if _is_name(w)]
+        names_b = [w for w in b[j1:j2] if _is_name(w)]
+        if names_a and names_b:
+            out.append(FactDiff("title", " ".join(a[i1:i2]), " ".join(b[j1:j2])))
+    return out
