@@ -10,13 +10,16 @@ to them. Our own in-flight records cross between our own processes; nothing is s
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing
 import os
 import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from types import FrameType
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -42,7 +45,23 @@ def _run_batch(func: Callable[[T], R], batch: list[T]) -> list[R]:
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the parent dies (SIGKILL of a nightly run must not
+    leave workers behind, holding the parent's pipes open). A no-op elsewhere."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() == 1:  # the parent died before the request took effect
+            os._exit(1)
+    except (OSError, AttributeError):
+        pass
+
+
 def _ignore_sigint() -> None:
+    _die_with_parent()
     # Ctrl-C reaches the whole process group: the parent handles it and stops the pool.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):  # started with the parent's start-up mask
@@ -82,36 +101,86 @@ def ordered_map(
         return
     stream = itertools.chain(head, iterator)
     pending: deque[Future[list[R]]] = deque()
-    held = _block_stop_signals()
-    try:
-        pool = ProcessPoolExecutor(
-            max_workers=jobs,
-            mp_context=multiprocessing.get_context(context),
-            initializer=_ignore_sigint,
-        )
-        for _ in range(jobs):  # one batch per worker starts them all
-            pending.append(
-                pool.submit(_run_batch, func, list(itertools.islice(stream, batch_size)))
-            )
-    finally:
-        if held is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
-    try:
-        while True:
-            while len(pending) < jobs * IN_FLIGHT_PER_JOB:
-                batch = list(itertools.islice(stream, batch_size))
-                if not batch:
-                    break
-                pending.append(pool.submit(_run_batch, func, batch))
-            if not pending:
-                break
-            yield from pending.popleft().result()
-    finally:
-        # A second Ctrl-C while the workers finish their batches would break the shutdown
-        # and hang the exit: hold it until the pool is down, then let it through.
+    with _stop_signals_at_batch_boundaries() as check_stop:
         held = _block_stop_signals()
         try:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool = ProcessPoolExecutor(
+                max_workers=jobs,
+                mp_context=multiprocessing.get_context(context),
+                initializer=_ignore_sigint,
+            )
+            for _ in range(jobs):  # one batch per worker starts them all
+                pending.append(
+                    pool.submit(_run_batch, func, list(itertools.islice(stream, batch_size)))
+                )
         finally:
             if held is not None:
                 signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        try:
+            while True:
+                check_stop()
+                while len(pending) < jobs * IN_FLIGHT_PER_JOB:
+                    batch = list(itertools.islice(stream, batch_size))
+                    if not batch:
+                        break
+                    pending.append(pool.submit(_run_batch, func, batch))
+                if not pending:
+                    break
+                results = pending.popleft().result()
+                check_stop()
+                yield from results
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def _stop_signals_at_batch_boundaries() -> Iterator[Callable[[], None]]:
+    """While the pool runs, SIGINT/SIGTERM only take note; ``check()`` acts on them.
+
+    A handler that raises at an arbitrary point could fire inside the executor's own
+    locking (``submit`` and ``shutdown`` share a lock) and hang the exit. Deferred to a
+    batch boundary, the signal then goes to the handler that was installed before (the
+    command line's, which stops the run with its exit code).
+    """
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    previous = {sig: signal.signal(sig, note) for sig in _STOP_SIGNALS}
+    restored = False
+
+    def restore() -> None:
+        nonlocal restored
+        if not restored:
+            restored = True
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def check() -> None:
+        if not caught:
+            return
+        restore()
+        signum = caught[0]
+        handler = previous[signal.Signals(signum)]
+        if callable(handler):
+            handler(signum, None)
+        elif handler == signal.SIG_DFL:
+            signal.raise_signal(signum)
+        caught.clear()  # SIG_IGN: nothing to do
+
+    try:
+        yield check
+    finally:
+        restore()
+    check_after = caught[:1]
+    if check_after:  # noted while shutting down: deliver it now
+        signum = check_after[0]
+        handler = previous[signal.Signals(signum)]
+        if callable(handler):
+            handler(signum, None)
+        elif handler == signal.SIG_DFL:
+            signal.raise_signal(signum)
