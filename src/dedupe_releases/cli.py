@@ -7,6 +7,7 @@ one escaped line each. Exit codes are ``errors.ExitCode``.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -17,8 +18,9 @@ from typing import IO, Any, BinaryIO, NoReturn
 
 import click
 
-from dedupe_releases import __version__
+from dedupe_releases import __version__, cli_index
 from dedupe_releases.atomic import write_atomic
+from dedupe_releases.cli_index import index_options
 from dedupe_releases.config import Config, ReadConfig, SketchConfig, VerifyConfig
 from dedupe_releases.errors import DedupeError, ExitCode, Interrupted, NoInputError
 
@@ -29,8 +31,11 @@ Exit codes:
   0  every input was read (duplicates found or not)
   1  finished, but some inputs were skipped (one stderr line each)
   2  usage error (bad option or argument)
+  3  (--index) the index is damaged, newer, or made with other settings
   4  no input could be read at all
+  5  (--index) another run holds the index
   6  the --output file could not be written
+  10 (--index --changes) this run changed clusters; the events are on stdout
   130/143  interrupted by SIGINT/SIGTERM (nothing partial is written)
 A reader that closes the pipe early (| head) does not change the exit code."""
 
@@ -45,7 +50,9 @@ def warn(message: str) -> None:
     """One escaped line on stderr: ``dedupe-releases: message``."""
     from dedupe_releases.output import escape_control
 
-    click.echo(f"dedupe-releases: {escape_control(message)}", err=True)
+    text = escape_control(message)
+    click.echo(f"dedupe-releases: {text}", err=True)
+    logging.getLogger("dedupe_releases").warning(text)  # to --log-file, if one is open
 
 
 def fail(message: str, code: ExitCode) -> NoReturn:
@@ -253,6 +260,7 @@ def cli() -> None:
     default=None,
     help="Worker processes for reading and hashing [default: every core]. Same result for any.",
 )
+@index_options
 def scan(
     paths: tuple[Path, ...],
     threshold: float,
@@ -270,6 +278,7 @@ def scan(
     output: Path | None,
     quiet: bool,
     jobs: int | None,
+    **index_opts: Any,
 ) -> None:
     """Find near-duplicate articles in PATHS (files or folders, read recursively).
 
@@ -285,6 +294,7 @@ def scan(
       dedupe-releases scan ./dump | jq '.clusters[].canonical.title'
       dedupe-releases scan ./dump -f jsonl -o clusters.jsonl
       dedupe-releases scan ./dump -t 0.8 -x '*.bak' -i '*.txt'
+      dedupe-releases scan ./dump --index archive.db --changes   # nightly, from cron
     """
     from dedupe_releases import output as out
     from dedupe_releases.pipeline import scan as run_scan
@@ -310,8 +320,21 @@ def scan(
         verify=VerifyConfig(threshold=threshold, min_ratio=min_ratio),
     )
     fmt = _formats(fmt, output)
+    cli_index.setup_log(index_opts.get("log_file"))
+    if index_opts.get("index") is not None:
+        with _progress(quiet) as on_file:
+            ctx = click.get_current_context()
+            cli_index.scan_with_index(ctx, paths, config, fmt, output, quiet, on_file, index_opts)
+    if index_opts.get("changes"):
+        raise click.BadParameter("--changes needs --index", param_hint="--changes")
+    decisions = None
+    if index_opts.get("decisions") is not None:
+        from dedupe_releases.decisions import load_decisions
+
+        with _handled():
+            decisions = load_decisions(index_opts["decisions"])
     with _handled(), _progress(quiet) as on_file:
-        result = run_scan(paths, config, on_file=on_file, jobs=jobs)
+        result = run_scan(paths, config, on_file=on_file, jobs=jobs, decisions=decisions)
     if not quiet:
         for problem in result.problems:
             warn(f"{problem.source}: {problem.reason}")
@@ -781,6 +804,10 @@ def escape_path(path: Path) -> str:
     from dedupe_releases.output import escape_control
 
     return escape_control(str(path))
+
+
+cli.add_command(cli_index.clusters)
+cli.add_command(cli_index.index_group)
 
 
 def main(argv: list[str] | None = None, stdout: IO[str] | None = None) -> None:

@@ -20,6 +20,9 @@ class ExitCode(IntEnum):
     NO_INPUT = 4  #: nothing could be read at all (no file, or every file skipped)
     LOCKED = 5  #: another run holds the index
     OUTPUT = 6  #: the --output file or export folder could not be written
+    #: with ``--changes`` only: every input was read and this run changed clusters (events on
+    #: stdout). Ranks between OK and PARTIAL: a run that also skipped inputs exits PARTIAL.
+    CHANGED = 10
     INTERRUPTED = 130  #: SIGINT (Ctrl-C)
     TERMINATED = 143  #: SIGTERM
 

@@ -70,6 +70,12 @@ def _source_bytes(raw: bytes | None) -> dict[str, str]:
     return {} if raw is None else {"source_bytes": base64.b64encode(raw).decode("ascii")}
 
 
+def _decided(result: ScanResult, a: str, b: str) -> dict[str, str]:
+    """``{"decision": "same"|"different"}`` for a pair a reviewer decided, else nothing."""
+    verdict = result.decisions.verdict(a, b) if result.decisions else None
+    return {"decision": verdict} if verdict else {}
+
+
 def _cluster(cluster: Cluster, result: ScanResult) -> dict[str, Any]:
     canonical = result.article(cluster.canonical)
     return {
@@ -88,6 +94,7 @@ def _cluster(cluster: Cluster, result: ScanResult) -> dict[str, Any]:
                 **_article_ref(result.article(m)),
                 "canonical": m == cluster.canonical,
                 "similarity": cluster.similarity[m],
+                **_decided(result, m, cluster.canonical),
             }
             for m in cluster.members
         ],
@@ -104,6 +111,7 @@ def _relation(match: Match, result: ScanResult) -> dict[str, Any]:
         "facts": [{"kind": k, "a": x, "b": y} for k, x, y in match.facts],
         "a_title": result.article(match.a).title,
         "b_title": result.article(match.b).title,
+        **_decided(result, match.a, match.b),
     }
 
 

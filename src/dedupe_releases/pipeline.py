@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dedupe_releases.boilerplate import Boilerplate, line_hashes, title_hash
 from dedupe_releases.candidates import sentence_hashes
@@ -27,8 +28,11 @@ from dedupe_releases.records import Article, Cluster, FileRecord, Match, Problem
 from dedupe_releases.sketch import sketch_article, sketch_texts, tokens
 from dedupe_releases.spill import PackedFile, SpillStore, pack_file
 from dedupe_releases.split import split_text, truncate_article
-from dedupe_releases.store import MemoryStore
-from dedupe_releases.verify import RATIO_CHARS, Features, Verifier, features, normalised
+from dedupe_releases.store import ArticleStore
+from dedupe_releases.verify import RATIO_CHARS, Features, Verifier, features, normalised, score
+
+if TYPE_CHECKING:
+    from dedupe_releases.decisions import Decisions
 
 
 @dataclass
@@ -36,12 +40,13 @@ class ScanResult:
     """Everything a scan found, in a deterministic order."""
 
     config: Config
-    store: MemoryStore | SpillStore
+    store: ArticleStore | SpillStore
     clusters: list[Cluster] = field(default_factory=list)
     related: list[Match] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     candidates: int = 0
     boilerplate: Boilerplate = field(default_factory=Boilerplate)
+    decisions: Decisions | None = None  # reviewed pairs and pins, shown in the output
 
     @property
     def files(self) -> int:
@@ -95,6 +100,11 @@ def ingest(path: Path, source: str, config: Config) -> FileRecord | Problem:
         text = read_source(path, source, config.read)
     except (SkipFile, OSError) as exc:
         return problem(path, source, exc)
+    return ingest_text(text, config)
+
+
+def ingest_text(text: SourceText, config: Config) -> FileRecord:
+    """Fix, split and sketch one decoded file. Pure."""
     articles = articles_of(text, config)
     sketches = tuple(
         sketch_article(a, config.sketch, sentence_hashes, line_hashes) for a in articles
@@ -164,28 +174,42 @@ def scan(
     config: Config | None = None,
     on_file: Callable[[str], None] | None = None,
     jobs: int | None = None,
+    store: Any = None,
+    decisions: Decisions | None = None,
 ) -> ScanResult:
     """Find near-duplicate articles under ``paths`` (files or folders).
 
     ``jobs`` worker processes read, fix, split and sketch the files (default: every core);
-    the result is the same for any number.
+    the result is the same for any number. ``store``: where articles and keys go (a spill
+    store unless given; an ``index.Index`` works too, read in this process).
+    ``decisions``: reviewed pairs and pins to honour.
     """
     config = config or Config()
-    store = SpillStore()
-    result = ScanResult(config, store)
-    work = partial(ingest_packed, config=config)
-    items = walk([Path(p) for p in paths], config.read)
-    for item in ordered_map(work, items, jobs or default_jobs()):
+    spill = SpillStore() if store is None else None
+    result = ScanResult(config, spill if spill is not None else store, decisions=decisions or None)
+    stream: Iterable[Any]
+    if spill is not None:
+        work = partial(ingest_packed, config=config)
+        items = walk([Path(p) for p in paths], config.read)
+        stream = ordered_map(work, items, jobs or default_jobs())
+        add: Callable[[Any], None] = spill.add_packed
+    else:
+        stream = ingest_all([Path(p) for p in paths], config)
+        add = store.add
+    for item in stream:
         if isinstance(item, Problem):
             result.problems.append(item)
         else:
-            store.add_packed(item)
+            add(item)
             result.problems.extend(
-                Problem(item.source, w, kind="warning", source_bytes=item.source_bytes)
+                Problem(
+                    item.source, w, kind="warning", source_bytes=getattr(item, "source_bytes", None)
+                )
                 for w in item.warnings
             )
         if on_file is not None:
             on_file(item.source)
+    store = result.store
     pairs = store.candidate_pairs(config.verify.min_shared_sentences)
     result.candidates = len(pairs)
     # Boilerplate is learned from every file's body lines, then masked before verification
@@ -194,15 +218,25 @@ def scan(
     if v.mask_boilerplate:
         result.boilerplate = store.boilerplate(v.boilerplate_min_titles, v.boilerplate_min_files)
     mask = result.boilerplate.mask if result.boilerplate.hashes else None
-    fast = partial(_stored_features, store, config, result.boilerplate)
+    fast = partial(_stored_features, spill, config, result.boilerplate) if spill else None
     verifier = Verifier(store.article, config.sketch, v, sentence_hashes, text=mask, features=fast)
     matches = [m for a, b in pairs if (m := verifier.match(a, b)) is not None]
+    match: Callable[[str, str], Match | None] = verifier.match
+    edges: Iterable[Match] = matches
+    pinned: frozenset[str] = frozenset()
+    if decisions:
+        match = decisions.wrap(
+            verifier.match, lambda a, b: score(verifier.features(a), verifier.features(b))
+        )
+        edges = list(decisions.edges(matches, match, _has(store)))
+        pinned = decisions.pinned
     result.clusters = cluster_matches(
-        matches,
+        edges,
         store.article,
-        verifier.match,
+        match,
         store.position,
         lambda a: verifier.features(a.id).words,
+        pinned,
     )
     cluster_of = {m: c.id for c in result.clusters for m in c.members}
     # Every verified pair not inside one cluster is reported, in path order: `related`
@@ -245,6 +279,24 @@ def _stored_features(
     )
 
 
+def _has(store: Any) -> Callable[[str], bool]:
+    def has(article_id: str) -> bool:
+        try:
+            store.position(article_id)
+        except KeyError:
+            return False
+        return True
+
+    return has
+
+
+def scan_incremental(*args: Any, **kwargs: Any) -> Any:
+    """``incremental.scan_incremental``: a scan backed by a persistent index."""
+    from dedupe_releases.incremental import scan_incremental as run
+
+    return run(*args, **kwargs)
+
+
 def _ordered(m: Match, position: Callable[[str], int]) -> Match:
     if position(m.a) <= position(m.b):
         return m
@@ -253,4 +305,12 @@ def _ordered(m: Match, position: Callable[[str], int]) -> Match:
     return Match(m.b, m.a, flipped.get(m.relation, m.relation), m.scores, m.evidence, facts)
 
 
-__all__ = ["ScanResult", "articles_of", "ingest", "ingest_packed", "scan"]
+__all__ = [
+    "ScanResult",
+    "articles_of",
+    "ingest",
+    "ingest_packed",
+    "ingest_text",
+    "scan",
+    "scan_incremental",
+]
