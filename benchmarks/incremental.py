@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -61,7 +62,7 @@ def age(paths: list[Path], seconds: float = 3600) -> None:
         os.utime(p, (then, then))
 
 
-def one_size(out: Path, n: int, add: int, seed: int) -> dict[str, Any]:
+def one_size(out: Path, n: int, add: int, seed: int, keep: bool = False) -> dict[str, Any]:
     base = out / f"base{n}"
     big = out / f"big{n}"
     if not (base / "dump").exists():
@@ -79,6 +80,13 @@ def one_size(out: Path, n: int, add: int, seed: int) -> dict[str, Any]:
 
     scratch = run(["scan", str(big / "dump"), "--format", "json"])
     build = run(["scan", str(live), "--index", str(db), "--changes"])
+    if keep:  # the freshly built index, to measure the add step again without rebuilding
+        src, dst = sqlite3.connect(db), sqlite3.connect(out / f"index{n}.built.db")
+        try:
+            src.backup(dst)
+        finally:
+            src.close()
+            dst.close()
     before = {p.name: p.read_bytes() for p in live.iterdir()}
     changed = added = 0
     arrived = []
@@ -117,11 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--add", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep a copy of each built index (index<N>.built.db)"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     results = []
     for n in args.sizes:
-        result = one_size(args.out, n, args.add, args.seed)
+        result = one_size(args.out, n, args.add, args.seed, args.keep)
         results.append(result)
         print(json.dumps(result), flush=True)
     print()
