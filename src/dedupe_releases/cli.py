@@ -822,10 +822,39 @@ def main(argv: list[str] | None = None, stdout: IO[str] | None = None) -> None:
         cli.main(args=argv, prog_name="dedupe-releases")
     except Interrupted as exc:
         _ignore_signals()  # a second signal while we report the first
-        fail(str(exc), exc.exit_code)
+        warn(str(exc))
+        _exit_now(exc.exit_code)
+    except SystemExit as exc:
+        if exc.code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
+            _ignore_signals()
+            _exit_now(int(exc.code))
+        raise
     finally:
         # Exiting now: a late signal must not raise during interpreter shutdown.
         _ignore_signals()
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Leave an interrupted run at once, past interpreter shutdown.
+
+    Everything that must survive is already safe: output is written whole or not at all,
+    the index commits per file (an open transaction rolls back, as after SIGKILL), and pool
+    workers die with this process. Skipping shutdown means no joining of the pool's
+    management thread, which can wait forever once the run was cut short.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    with contextlib.suppress(Exception):
+        # multiprocessing's resource tracker would print "leaked semaphore" warnings on our
+        # stderr for the pool we did not shut down: stop it quietly (the semaphores go with
+        # the pool's processes; one stderr line per problem stays the rule).
+        from multiprocessing import resource_tracker
+
+        tracker_pid = getattr(resource_tracker._resource_tracker, "_pid", None)
+        if tracker_pid:
+            os.kill(tracker_pid, signal.SIGKILL)
+    os._exit(int(code))
 
 
 def _ignore_signals() -> None:
