@@ -253,6 +253,13 @@ def cli() -> None:
     is_flag=True,
     help="No progress bar and no warnings on stderr (skipped files stay in the output).",
 )
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Worker processes for reading and hashing [default: every core]. Same result for any.",
+)
 @index_options
 def scan(
     paths: tuple[Path, ...],
@@ -270,6 +277,7 @@ def scan(
     fmt: str,
     output: Path | None,
     quiet: bool,
+    jobs: int | None,
     **index_opts: Any,
 ) -> None:
     """Find near-duplicate articles in PATHS (files or folders, read recursively).
@@ -326,7 +334,7 @@ def scan(
         with _handled():
             decisions = load_decisions(index_opts["decisions"])
     with _handled(), _progress(quiet) as on_file:
-        result = run_scan(paths, config, on_file=on_file, decisions=decisions)
+        result = run_scan(paths, config, on_file=on_file, jobs=jobs, decisions=decisions)
     if not quiet:
         for problem in result.problems:
             warn(f"{problem.source}: {problem.reason}")
@@ -814,10 +822,39 @@ def main(argv: list[str] | None = None, stdout: IO[str] | None = None) -> None:
         cli.main(args=argv, prog_name="dedupe-releases")
     except Interrupted as exc:
         _ignore_signals()  # a second signal while we report the first
-        fail(str(exc), exc.exit_code)
+        warn(str(exc))
+        _exit_now(exc.exit_code)
+    except SystemExit as exc:
+        if exc.code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
+            _ignore_signals()
+            _exit_now(int(exc.code))
+        raise
     finally:
         # Exiting now: a late signal must not raise during interpreter shutdown.
         _ignore_signals()
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Leave an interrupted run at once, past interpreter shutdown.
+
+    Everything that must survive is already safe: output is written whole or not at all,
+    the index commits per file (an open transaction rolls back, as after SIGKILL), and pool
+    workers die with this process. Skipping shutdown means no joining of the pool's
+    management thread, which can wait forever once the run was cut short.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    with contextlib.suppress(Exception):
+        # multiprocessing's resource tracker would print "leaked semaphore" warnings on our
+        # stderr for the pool we did not shut down: stop it quietly (the semaphores go with
+        # the pool's processes; one stderr line per problem stays the rule).
+        from multiprocessing import resource_tracker
+
+        tracker_pid = getattr(resource_tracker._resource_tracker, "_pid", None)
+        if tracker_pid:
+            os.kill(tracker_pid, signal.SIGKILL)
+    os._exit(int(code))
 
 
 def _ignore_signals() -> None:

@@ -2,28 +2,34 @@
 
 ``scan(paths, config)`` streams files through read -> fix -> split -> sketch, collects the
 candidate keys, then verifies candidates, clusters and picks canonicals. Everything before
-the candidate barrier is a generator over files; the barrier keeps ids, band keys and
-sentence hashes (and, for now, the articles themselves, for verification and output).
+the candidate barrier runs file by file in a pool of worker processes (``parallel``), results
+taken in path order; the barrier keeps ids, band keys, sentence and line hashes, and the
+article texts go to a temporary file (``spill.SpillStore``) that verification and output
+read back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dedupe_releases.boilerplate import Boilerplate, line_hashes
+from dedupe_releases.boilerplate import Boilerplate, line_hashes, title_hash
 from dedupe_releases.candidates import sentence_hashes
 from dedupe_releases.cluster import CLUSTER_RELATIONS, cluster_matches
 from dedupe_releases.config import Config
+from dedupe_releases.facts import extract_facts
 from dedupe_releases.fix import fix_source, strip_boilerplate
+from dedupe_releases.parallel import default_jobs, ordered_map
 from dedupe_releases.read import SkipFile, problem, read_source, walk
 from dedupe_releases.records import Article, Cluster, FileRecord, Match, Problem, SourceText
-from dedupe_releases.sketch import sketch_article
+from dedupe_releases.sketch import sketch_article, sketch_texts, tokens
+from dedupe_releases.spill import PackedFile, SpillStore, pack_file
 from dedupe_releases.split import split_text, truncate_article
-from dedupe_releases.store import ArticleStore, MemoryStore
-from dedupe_releases.verify import Verifier, score
+from dedupe_releases.store import ArticleStore
+from dedupe_releases.verify import RATIO_CHARS, Features, Verifier, features, normalised, score
 
 if TYPE_CHECKING:
     from dedupe_releases.decisions import Decisions
@@ -34,7 +40,7 @@ class ScanResult:
     """Everything a scan found, in a deterministic order."""
 
     config: Config
-    store: ArticleStore
+    store: ArticleStore | SpillStore
     clusters: list[Cluster] = field(default_factory=list)
     related: list[Match] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -109,6 +115,27 @@ def ingest_text(text: SourceText, config: Config) -> FileRecord:
     )
 
 
+def ingest_packed(item: tuple[Path, str] | Problem, config: Config) -> PackedFile | Problem:
+    """Read, fix, split and sketch one file into a ``PackedFile`` (what a worker returns)."""
+    if isinstance(item, Problem):
+        return item
+    path, source = item
+    try:
+        text = read_source(path, source, config.read)
+    except (SkipFile, OSError) as exc:
+        return problem(path, source, exc)
+    articles = articles_of(text, config)
+    return pack_file(
+        text.source,
+        articles,
+        sketch_texts([a.text for a in articles], config.sketch),
+        [line_hashes(a) for a in articles],
+        [title_hash(a.title) for a in articles],
+        tuple(p.reason for p in file_warnings(text, articles, config)),
+        text.source_bytes,
+    )
+
+
 def ingest_all(
     paths: Sequence[Path], config: Config, on_file: Callable[[str], None] | None = None
 ) -> Iterator[FileRecord | Problem]:
@@ -146,26 +173,43 @@ def scan(
     paths: Iterable[Path | str],
     config: Config | None = None,
     on_file: Callable[[str], None] | None = None,
+    jobs: int | None = None,
     store: Any = None,
     decisions: Decisions | None = None,
 ) -> ScanResult:
     """Find near-duplicate articles under ``paths`` (files or folders).
 
-    ``store``: where articles and keys go (a ``MemoryStore`` unless given; an
-    ``index.Index`` works too). ``decisions``: reviewed pairs and pins to honour.
+    ``jobs`` worker processes read, fix, split and sketch the files (default: every core);
+    the result is the same for any number. ``store``: where articles and keys go (a spill
+    store unless given; an ``index.Index`` works too, read in this process).
+    ``decisions``: reviewed pairs and pins to honour.
     """
     config = config or Config()
-    store = MemoryStore() if store is None else store
-    result = ScanResult(config, store, decisions=decisions or None)
-    for item in ingest_all([Path(p) for p in paths], config, on_file):
+    spill = SpillStore() if store is None else None
+    result = ScanResult(config, spill if spill is not None else store, decisions=decisions or None)
+    stream: Iterable[Any]
+    if spill is not None:
+        work = partial(ingest_packed, config=config)
+        items = walk([Path(p) for p in paths], config.read)
+        stream = ordered_map(work, items, jobs or default_jobs())
+        add: Callable[[Any], None] = spill.add_packed
+    else:
+        stream = ingest_all([Path(p) for p in paths], config)
+        add = store.add
+    for item in stream:
         if isinstance(item, Problem):
             result.problems.append(item)
         else:
-            store.add(item)
-            raw = item.articles[0].source_bytes if item.articles else None
+            add(item)
             result.problems.extend(
-                Problem(item.source, w, kind="warning", source_bytes=raw) for w in item.warnings
+                Problem(
+                    item.source, w, kind="warning", source_bytes=getattr(item, "source_bytes", None)
+                )
+                for w in item.warnings
             )
+        if on_file is not None:
+            on_file(item.source)
+    store = result.store
     pairs = store.candidate_pairs(config.verify.min_shared_sentences)
     result.candidates = len(pairs)
     # Boilerplate is learned from every file's body lines, then masked before verification
@@ -174,7 +218,8 @@ def scan(
     if v.mask_boilerplate:
         result.boilerplate = store.boilerplate(v.boilerplate_min_titles, v.boilerplate_min_files)
     mask = result.boilerplate.mask if result.boilerplate.hashes else None
-    verifier = Verifier(store.article, config.sketch, v, sentence_hashes, text=mask)
+    fast = partial(_stored_features, spill, config, result.boilerplate) if spill else None
+    verifier = Verifier(store.article, config.sketch, v, sentence_hashes, text=mask, features=fast)
     matches = [m for a, b in pairs if (m := verifier.match(a, b)) is not None]
     match: Callable[[str, str], Match | None] = verifier.match
     edges: Iterable[Match] = matches
@@ -211,6 +256,29 @@ def scan(
     return result
 
 
+def _stored_features(
+    store: SpillStore, config: Config, boilerplate: Boilerplate, article_id: str
+) -> Features:
+    """``verify.features`` from what the workers stored: the article is not tokenised again.
+
+    An article holding a learned boilerplate line is compared without it: its features are
+    computed from the masked text instead.
+    """
+    article, shingles = store.article_and_shingles(article_id)
+    if boilerplate.hashes and store.has_line(article_id, boilerplate.hashes):
+        return features(article, config.sketch, sentence_hashes, boilerplate.mask(article))
+    text = article.text[: config.sketch.max_article_chars]
+    words = normalised(text, limit=None)
+    return Features(
+        shingles,
+        words[:RATIO_CHARS],
+        store.sentences(article_id),
+        words.count(" ") + 1 if words else 0,
+        " ".join(tokens(article.title)),
+        extract_facts(text, article.title),
+    )
+
+
 def _has(store: Any) -> Callable[[str], bool]:
     def has(article_id: str) -> bool:
         try:
@@ -237,4 +305,12 @@ def _ordered(m: Match, position: Callable[[str], int]) -> Match:
     return Match(m.b, m.a, flipped.get(m.relation, m.relation), m.scores, m.evidence, facts)
 
 
-__all__ = ["ScanResult", "articles_of", "ingest", "ingest_text", "scan", "scan_incremental"]
+__all__ = [
+    "ScanResult",
+    "articles_of",
+    "ingest",
+    "ingest_packed",
+    "ingest_text",
+    "scan",
+    "scan_incremental",
+]
