@@ -828,6 +828,8 @@ def main(argv: list[str] | None = None, stdout: IO[str] | None = None) -> None:
         if exc.code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
             _ignore_signals()
             _exit_now(int(exc.code))
+        if isinstance(exc.code, int) and cli_index.log_exit_code(exc.code) != exc.code:
+            raise SystemExit(ExitCode.OUTPUT) from None  # --log-file could not be written
         raise
     finally:
         # Exiting now: a late signal must not raise during interpreter shutdown.

@@ -87,11 +87,51 @@ def index_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+class LogFile(logging.FileHandler):
+    """``--log-file``. A line that cannot be written (a full disk) is not reported the
+    logging way, with a traceback on stderr: the handler stops writing and remembers why,
+    and ``log_exit_code`` turns that into one stderr line and exit code 6."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, encoding="utf-8")
+        self.path = path
+        self.failure: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.failure is None:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        exc = sys.exc_info()[1]
+        self.failure = getattr(exc, "strerror", None) or str(exc)
+        stream, self.stream = self.stream, None  # type: ignore[assignment]
+        with contextlib.suppress(Exception):  # its unwritten buffer fails again: drop it
+            stream.close()
+
+
+def log_exit_code(code: int) -> int:
+    """``code``, or 6 (OUTPUT) with one stderr line if the log file could not be written
+    during a run that otherwise finished (0, 1 or 10)."""
+    finished = (ExitCode.OK, ExitCode.PARTIAL, ExitCode.CHANGED)
+    for handler in LOG.handlers:
+        if isinstance(handler, LogFile) and handler.failure is not None and code in finished:
+            from dedupe_releases.output import escape_control
+
+            click.echo(
+                f"dedupe-releases: {escape_control(str(handler.path))}: cannot write the log"
+                f" file ({escape_control(handler.failure)}); the run itself finished (exit code"
+                f" {code})",
+                err=True,
+            )
+            return int(ExitCode.OUTPUT)
+    return code
+
+
 def setup_log(path: Path | None) -> None:
     if path is None:
         return
     try:
-        handler = logging.FileHandler(path, encoding="utf-8")
+        handler = LogFile(path)
     except OSError as exc:
         _fail(f"{path}: cannot open log file ({exc.strerror or exc})", ExitCode.OUTPUT)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -154,6 +194,13 @@ def _handled() -> Iterator[None]:
         _fail(str(exc), exc.exit_code)
 
 
+def reading(index: Path) -> contextlib.AbstractContextManager[None]:
+    """``index.schema.reading``, imported when an index is used (not at every start)."""
+    from dedupe_releases.index.schema import reading as _reading
+
+    return _reading(index)
+
+
 def adopt_settings(ctx: click.Context, config: Config, index: Path) -> Config:
     """Options left at their defaults take the values the index was built with."""
     import dataclasses
@@ -164,10 +211,11 @@ def adopt_settings(ctx: click.Context, config: Config, index: Path) -> Config:
         return config
     with _handled():
         idx = Index.open(index, reader=True)
-    try:
-        settings = idx.settings() or {}
-    finally:
-        idx.close()
+        try:
+            with reading(index):
+                settings = idx.settings() or {}
+        finally:
+            idx.close()
     for param, (part, name) in _ADOPTED.items():
         if name in settings and ctx.get_parameter_source(param) == ParameterSource.DEFAULT:
             section = dataclasses.replace(getattr(config, part), **{name: settings[name]})
@@ -250,11 +298,12 @@ def scan_with_index(
         if not quiet:
             for problem in result.problems:
                 _warn(f"{problem.source}: {problem.reason}")
-        if opts.get("changes"):
-            _emit_lines(result.events, output)
-        else:
-            emit(result.report(), fmt, output)
-        files = result.index.files
+        with _handled(), reading(index):  # a damaged row met while reporting
+            if opts.get("changes"):
+                _emit_lines(result.events, output)
+            else:
+                emit(result.report(), fmt, output)
+            files = result.index.files
     if files == 0:
         _fail("no input could be read (every file was skipped)", ExitCode.NO_INPUT)
     if any(p.kind == "skipped" for p in result.problems):
@@ -313,7 +362,7 @@ def clusters(index: Path, fmt: str, output: Path | None) -> None:
 
     idx = _reader(index)
     try:
-        with _handled():
+        with _handled(), reading(index):
             result = load_report(idx, config_of_index(idx))
             emit(result, _formats(fmt, output), output)
     finally:
@@ -378,18 +427,20 @@ def changes_cmd(index: Path, run_id: int | None) -> None:
     """
     idx = _reader(index)
     try:
-        runs = [r for r in idx.runs() if r["generation"] is not None]
-        if run_id is not None:
-            runs = [r for r in runs if r["id"] == run_id]
-            if not runs:
-                _fail(
-                    f"index {index}: run {run_id} changed nothing or does not exist", ExitCode.USAGE
-                )
-        events = (
-            [{**e, "run": runs[-1]["id"]} for e in idx.events(runs[-1]["generation"])]
-            if runs
-            else []
-        )
+        with _handled(), reading(index):
+            runs = [r for r in idx.runs() if r["generation"] is not None]
+            if run_id is not None:
+                runs = [r for r in runs if r["id"] == run_id]
+                if not runs:
+                    _fail(
+                        f"index {index}: run {run_id} changed nothing or does not exist",
+                        ExitCode.USAGE,
+                    )
+            events = (
+                [{**e, "run": runs[-1]["id"]} for e in idx.events(runs[-1]["generation"])]
+                if runs
+                else []
+            )
     finally:
         idx.close()
     _emit_lines(events, None)

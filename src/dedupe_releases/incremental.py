@@ -18,7 +18,6 @@ moment is read from the file system's clock (the lock file's mtime), not from th
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from dedupe_releases.config import Config
 from dedupe_releases.decisions import Decisions
 from dedupe_releases.errors import IndexError_, Interrupted, NoInputError
 from dedupe_releases.index.lock import IndexLock
-from dedupe_releases.index.schema import damaged, transaction
+from dedupe_releases.index.schema import DAMAGE, damaged, reading, transaction
 from dedupe_releases.index.store import FileRow, Index, Stat, flipped
 from dedupe_releases.read import CHANGED, SkipFile, problem, read_source, walk
 from dedupe_releases.reconcile import FULL_FRACTION, Reconciled, Stop, reconcile
@@ -74,7 +73,8 @@ class IncrementalResult:
 
     def report(self) -> Any:
         """The current state as a ``ScanResult`` (what ``scan`` without an index returns)."""
-        return load_report(self.index, self.config, self.skipped)
+        with reading(self.index.path):
+            return load_report(self.index, self.config, self.skipped)
 
     def close(self) -> None:
         self.index.close()
@@ -298,7 +298,7 @@ def scan_incremental(
         index = Index.open(index_path, config)
         try:
             result = _scan(index, roots, config, lock, options, on_file, stop)
-        except sqlite3.Error as exc:
+        except DAMAGE as exc:
             index.close()
             raise damaged(index_path, exc) from None
         except BaseException:

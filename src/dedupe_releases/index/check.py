@@ -12,7 +12,6 @@ signatures from the stored text (a poisoned signature would silently hide duplic
 from __future__ import annotations
 
 import os
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import numpy as np
 
 from dedupe_releases.errors import IndexError_
 from dedupe_releases.index.lock import lock_path
-from dedupe_releases.index.schema import connect
+from dedupe_releases.index.schema import DAMAGE, connect, damaged
 from dedupe_releases.index.store import Index, signature_values, signed
 
 #: ``--deep`` re-sketches at most this many articles from their stored text.
@@ -60,8 +59,8 @@ def check_index(path: Path, deep: bool = False) -> list[Finding]:
         return [Finding("error", str(exc))]
     try:
         return _check(Index(con, path), deep)
-    except sqlite3.Error as exc:
-        return [Finding("error", f"index {path} is damaged ({exc})")]
+    except DAMAGE as exc:
+        return [Finding("error", str(damaged(path, exc)))]
     finally:
         con.close()
 

@@ -13,6 +13,7 @@ import contextlib
 import os
 import sqlite3
 import urllib.request
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -181,14 +182,38 @@ def _uri(path: Path, mode: str) -> str:
     return f"file:{urllib.request.pathname2url(os.fspath(path.absolute()))}?mode={mode}"
 
 
+#: What reading a damaged or hostile index can raise besides SQLite's own errors: text that
+#: is not UTF-8 or not JSON (ValueError), JSON of another shape (TypeError), a body that does
+#: not inflate (zlib.error), a row pointing at a row that is not there (KeyError).
+DAMAGE: tuple[type[Exception], ...] = (sqlite3.Error, zlib.error, ValueError, TypeError, KeyError)
+
+
+@contextlib.contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """Report anything in ``DAMAGE`` raised inside as the index's damage (``damaged``)."""
+    try:
+        yield
+    except DAMAGE as exc:
+        raise damaged(path, exc) from None
+
+
 def damaged(path: Path, exc: BaseException) -> IndexError_:
-    """The one message for an index SQLite cannot read."""
+    """The one message for an index SQLite cannot read or write."""
     name = getattr(exc, "sqlite_errorname", "")
     if name == "SQLITE_FULL" or "disk is full" in str(exc):
         return IndexError_(
             f"index {path}: disk full while writing (SQLITE_FULL); files done so far are kept;"
             " free space and run again"
         )
+    if name.startswith("SQLITE_IOERR") and name != "SQLITE_IOERR_SHORT_READ":
+        return IndexError_(
+            f"index {path}: cannot write ({name}: {exc}); the disk may be full or failing;"
+            " files done so far are kept; free space or check the disk and run again"
+        )
+    if isinstance(exc, KeyError):
+        exc = ValueError(f"a row refers to {exc} which is not there")
+    elif not isinstance(exc, sqlite3.Error):
+        exc = ValueError(f"{type(exc).__name__}: {exc}")
     if name == "SQLITE_NOTADB" or "not a database" in str(exc):
         return IndexError_(f"index {path} is not an SQLite database (nor a dedupe-releases index)")
     if name in ("SQLITE_READONLY", "SQLITE_CANTOPEN") or "readonly" in str(exc):
