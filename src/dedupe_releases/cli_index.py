@@ -104,9 +104,10 @@ class LogFile(logging.FileHandler):
     def handleError(self, record: logging.LogRecord) -> None:
         exc = sys.exc_info()[1]
         self.failure = getattr(exc, "strerror", None) or str(exc)
-        stream, self.stream = self.stream, None  # type: ignore[assignment]
+        stream, self.stream = self.stream, None
         with contextlib.suppress(Exception):  # its unwritten buffer fails again: drop it
-            stream.close()
+            if stream is not None:
+                stream.close()
 
 
 def log_exit_code(code: int) -> int:
