@@ -2,13 +2,13 @@
 
     python scripts/reliability.py               # the CI sample, with the slow checks too
     python scripts/reliability.py --exhaustive  # nightly: 100,000 fuzz examples, 200 CLI
-                                                # fuzz runs, 30 signals, 20 kills
+                                                # fuzz runs, 30 signals, a SIGKILL at every
+                                                # write of a run, 2,000 damaged indexes, ...
 
-It runs the scenario tests (tests/test_bad_input.py, test_faults.py, test_output_streams.py,
-test_security.py, test_fuzz.py, test_exit_codes.py) with ``DEDUPE_RELIABILITY_REPORT`` set,
-so each test adds what it tried to a JSON Lines file, then prints one Markdown row per figure
-with the command that produced it. A failed test is a failed promise: its file's row says so,
-and the script exits 1. Rows that need the persistent index say "pending: index".
+It runs the scenario tests (``FILES``) with ``DEDUPE_RELIABILITY_REPORT`` set, so each test
+adds what it tried to a JSON Lines file, then prints one Markdown row per figure with the
+command that produced it. A failed test is a failed promise: its file's row says so, and the
+script exits 1.
 """
 
 from __future__ import annotations
@@ -31,12 +31,23 @@ FILES = [
     "tests/test_output_streams.py",
     "tests/test_security.py",
     "tests/test_exit_codes.py",
+    "tests/test_export.py",
+    "tests/test_index.py",
+    "tests/test_incremental.py",
+    "tests/test_index_faults.py",
+    "tests/test_index_reliability.py",
 ]
 EXHAUSTIVE = {
     "DEDUPE_SCALE_FUZZ": "100000",
     "DEDUPE_SCALE_CLI_FUZZ": "200",
     "DEDUPE_SCALE_SIGNALS": "15",
     "DEDUPE_SCALE_KILLS": "20",
+    "DEDUPE_SCALE_WRITE_KILLS": "all",
+    "DEDUPE_SCALE_DISK_FULL_POINTS": "20",
+    "DEDUPE_SCALE_TINY_DISKS": "10",
+    "DEDUPE_SCALE_INDEX_FUZZ": "2000",
+    "DEDUPE_SCALE_INDEX_CLI_FUZZ": "200",
+    "DEDUPE_SCALE_OVERLAP_ROUNDS": "20",
 }
 
 
@@ -88,6 +99,8 @@ def table(figures: Counter[str], peaks: dict[str, int], command: str) -> str:
     def failed(module: str) -> int:
         return figures.get(f"failed:{module}", 0)
 
+    index_failed = failed("test_index_faults") + failed("test_index_reliability")
+
     def ratio(a: str, b: str) -> str:
         if a in peaks and b in peaks and peaks[b]:
             return f"{peaks[a] / peaks[b]:.2f}"
@@ -109,14 +122,17 @@ def table(figures: Counter[str], peaks: dict[str, int], command: str) -> str:
         ),
         (
             "SIGKILL points (B1+B2) / index check failures / digests != baseline / lost or doubled",
-            "pending: index",
-            "B1, B2",
+            f"{figures['sigkill_points']:,} (of the {figures['sigkill_writes_in_run']:,} writes"
+            " of the two small runs: all when exhaustive, a sample in CI) / "
+            f"{index_failed} / {index_failed} / {index_failed}",
+            "tests/test_index_faults.py, tests/test_index_reliability.py (B1, B2)",
         ),
         (
             "SIGINT+SIGTERM trials / wrong exit code / partial stdout documents / stale locks",
-            f"{figures['signal_trials']} / {figures['signal_wrong_exit_code']} / "
-            f"{figures['signal_partial_stdout']} / pending: index",
-            "tests/test_faults.py (B3, C2)",
+            f"{figures['signal_trials'] + figures['index_signal_trials']} / "
+            f"{figures['signal_wrong_exit_code'] + failed('test_index_faults')} / "
+            f"{figures['signal_partial_stdout']} / {failed('test_index_faults')}",
+            "tests/test_faults.py, tests/test_index_faults.py (B3, C2)",
         ),
         (
             "SIGKILL during --output / files neither old nor new / temp files left after rerun",
@@ -126,33 +142,57 @@ def table(figures: Counter[str], peaks: dict[str, int], command: str) -> str:
             "tests/test_faults.py (C2)",
         ),
         (
-            "Disk-full and EIO injection points / corrupt indexes / old --output files damaged",
-            f"{figures['disk_full_points'] + figures['eio_points']} / pending: index / "
-            f"{failed('test_faults')}",
-            "tests/test_faults.py (B5)",
+            "Disk-full and EIO injection points (index, --output, --log-file) / corrupt indexes"
+            " / old --output files damaged",
+            f"{figures['disk_full_points'] + figures['eio_points']} (the index refused with"
+            f" exit 3 at {figures['index_disk_full_refusals']}) / "
+            f"{failed('test_index_reliability')} / {failed('test_faults')}",
+            "tests/test_faults.py (B5), tests/test_index_reliability.py (B4, B5)",
         ),
-        ("Damaged index files opened / tracebacks / silently recreated", "pending: index", "B7"),
+        (
+            "Damaged index files opened (bit flips; truncated, foreign -wal, no -wal) /"
+            " tracebacks / silently recreated",
+            f"{figures['damaged_indexes_opened']:,} in the library +"
+            f" {figures['damaged_indexes_cli']} through the command (refused with exit 3:"
+            f" {figures['damaged_indexes_refused']:,}; opened and reported the baseline: the rest;"
+            f" unnoticed changes: {figures['damaged_indexes_unnoticed']}) / "
+            f"{failed('test_index_reliability')} / {failed('test_index_reliability')}",
+            "tests/test_index_reliability.py (B7), tests/test_index.py (B7, B8, D3)",
+        ),
         (
             "Overlapping-run rounds / concurrent writers / seconds to give up / stale locks",
-            "pending: index",
-            "B9",
+            f"{figures['overlap_rounds']} / {failed('test_index_faults')} / "
+            f"{peaks.get('ms_overlap_give_up', 0) / 1000:.2f} / {failed('test_index_faults')}",
+            "tests/test_index_faults.py (B9)",
+        ),
+        (
+            'Reader snapshots and backups during a write / inconsistent / "database is locked"',
+            f"{figures['reader_snapshots']} and {figures['backups_during_write']} / "
+            f"{failed('test_index_reliability')} / {failed('test_index_reliability')}",
+            "tests/test_index_reliability.py (B10)",
+        ),
+        (
+            "Mass-delete refusals (archive gone) / index changed by a refused run",
+            f"{figures['mass_delete_refusals']} / {failed('test_incremental')}",
+            "tests/test_incremental.py (A11)",
         ),
         (
             "Changed-during-read and lying-mtime cases / missed changes",
-            f"{figures['changed_while_reading_cases']} (lying mtimes: pending: index) / "
-            f"{failed('test_faults')}",
-            "tests/test_faults.py (B11; B12 with the index)",
+            f"{figures['changed_while_reading_cases']} and {figures['lying_mtime_cases']} / "
+            f"{failed('test_faults') + failed('test_incremental')}",
+            "tests/test_faults.py (B11), tests/test_incremental.py and"
+            " tests/test_index_reliability.py (B12)",
         ),
         (
             "Clock and time-zone variants / output changed",
             f"{figures['clock_variants']} / {failed('test_faults')}",
-            "tests/test_faults.py (B13)",
+            "tests/test_faults.py, tests/test_index_reliability.py (B13)",
         ),
         (
             "`head` closures x commands / tracebacks / non-empty stderr",
             f"{figures['pipe_closures']} / {failed('test_output_streams')} / "
             f"{failed('test_output_streams')}",
-            "tests/test_output_streams.py (C1)",
+            "tests/test_output_streams.py, tests/test_index_reliability.py (C1)",
         ),
         (
             "Determinism variants / distinct output hashes",
@@ -161,8 +201,8 @@ def table(figures: Counter[str], peaks: dict[str, int], command: str) -> str:
         ),
         (
             "Hostile titles (Hypothesis) / files written outside DIR / foreign files overwritten",
-            "pending: export",
-            "D1",
+            f"{figures['hostile_titles']} / {failed('test_export')} / {failed('test_export')}",
+            "tests/test_export.py (D1)",
         ),
         (
             "Injected control strings / control bytes reaching the terminal from data",
@@ -171,8 +211,10 @@ def table(figures: Counter[str], peaks: dict[str, int], command: str) -> str:
         ),
         (
             "`pickle` uses in src/ (ruff S301, import check) / planted payloads executed",
-            f"{failed('test_security')} / pending: index",
-            "tests/test_security.py (D2)",
+            f"{failed('test_security')} / {failed('test_index')} (payloads planted:"
+            f" {figures['planted_payloads']}; hostile schemas refused:"
+            f" {figures['hostile_index_schemas']})",
+            "tests/test_security.py, tests/test_index.py (D2, D3)",
         ),
         (
             "Peak RSS: sparse 2 GB file, gzip bombs (8 MiB cap) / a normal scan",
@@ -185,7 +227,6 @@ def table(figures: Counter[str], peaks: dict[str, int], command: str) -> str:
             f"{ratio('ms_line_5mb', 'ms_samples')}, {ratio('ms_line_50mb', 'ms_samples')}",
             "tests/test_bad_input.py (A8)",
         ),
-        ("Recovery: open + index check after a crash (100k articles)", "pending: index", "B1"),
     ]
     lines = [f"Command: `{command}`", "", "| Figure | Result | From |", "|---|---|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]

@@ -319,3 +319,8 @@ def test_d1_hypothesis_titles_stay_inside_unique_and_idempotent(titles):
         assert again.written == [] and again.removed == []
         assert _snapshot(parent) == before
         assert len(first.written) == len(manifest["files"])
+
+
+def test_d1_figures(figures):
+    """For the reliability table: the titles the two D1 tests above try."""
+    figures.add("hostile_titles", 500 + len(D1_TITLES))

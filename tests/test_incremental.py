@@ -213,7 +213,7 @@ def test_incremental_result_equals_a_scan_from_scratch_at_20000_articles(tmp_pat
     assert figures["articles"] >= 20_000
 
 
-def test_racy_files_are_hashed_again():
+def test_racy_files_are_hashed_again(figures):
     seen = 10_000_000_000
     row = FileRow(
         1, "a.txt", "present", 0, 5, seen - 3 * RACY_NS, seen - 3 * RACY_NS, 7, "x", None, seen
@@ -232,9 +232,10 @@ def test_racy_files_are_hashed_again():
         Stat(5, old.mtime_ns, old.ctime_ns + 1, 7),
     ):
         assert not _clean(row, other)
+    figures.add("lying_mtime_cases", 1)
 
 
-def test_a_rewrite_with_the_old_mtime_restored_is_found(tmp_path):
+def test_a_rewrite_with_the_old_mtime_restored_is_found(tmp_path, figures):
     dump = tmp_path / "dump"
     shutil.copytree(SAMPLES, dump)
     db = tmp_path / "archive.db"
@@ -249,6 +250,7 @@ def test_a_rewrite_with_the_old_mtime_restored_is_found(tmp_path):
     assert runs(db)[-1]["counts"]["files_reread"] == 1
     assert second.returncode in (0, 10)
     assert without_ids(index_document(db)) == without_ids(scratch_document(dump))
+    figures.add("lying_mtime_cases", 1)
 
 
 def test_a_file_that_cannot_be_read_keeps_its_articles(tmp_path):
@@ -276,7 +278,7 @@ def test_a_file_that_cannot_be_read_keeps_its_articles(tmp_path):
     ), lines
 
 
-def test_a_vanished_archive_is_not_retired(tmp_path):
+def test_a_vanished_archive_is_not_retired(tmp_path, figures):
     dump = tmp_path / "dump"
     shutil.copytree(SAMPLES, dump)
     db = tmp_path / "archive.db"
@@ -290,6 +292,7 @@ def test_a_vanished_archive_is_not_retired(tmp_path):
         b"missing; check that the archive is mounted, or pass --allow-mass-delete" in refused.stderr
     )
     assert digest(db) == before
+    figures.add("mass_delete_refusals", 1)
     allowed = cli("scan", dump, "--index", db, "--changes", "--allow-mass-delete")
     assert allowed.returncode == 10
     removed = [e for e in events(allowed) if e["type"] == "article_removed"]

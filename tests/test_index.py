@@ -98,7 +98,7 @@ def _hostile(db: Path, sql: str) -> None:
         ("PRAGMA application_id = 7;", b"of another application"),
     ],
 )
-def test_a_hostile_or_foreign_index_is_refused_untouched(indexed, sql, message):
+def test_a_hostile_or_foreign_index_is_refused_untouched(indexed, sql, message, figures):
     _hostile(indexed, sql)
     before = indexed.read_bytes()
     for args in (
@@ -110,6 +110,7 @@ def test_a_hostile_or_foreign_index_is_refused_untouched(indexed, sql, message):
         assert proc.returncode == 3, (args, proc.stderr)
         assert message in proc.stderr + proc.stdout
     assert indexed.read_bytes() == before
+    figures.add("hostile_index_schemas", 1)
 
 
 @pytest.mark.parametrize(
@@ -141,7 +142,7 @@ def test_another_applications_database_is_refused(tmp_path):
     assert db.read_bytes() == before
 
 
-def test_a_pickle_in_the_index_is_data_not_code(indexed, tmp_path):
+def test_a_pickle_in_the_index_is_data_not_code(indexed, tmp_path, figures):
     marker = tmp_path / "pwned"
 
     class Payload:
@@ -164,6 +165,7 @@ def test_a_pickle_in_the_index_is_data_not_code(indexed, tmp_path):
     run = cli("scan", dump, "--index", indexed)
     assert run.returncode == 3, run.stderr
     assert not marker.exists()
+    figures.add("planted_payloads", 1)
 
 
 def test_no_module_imports_pickle_or_its_relatives():

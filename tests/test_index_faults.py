@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from harness import SAMPLES, scale
 from indexing import ROOT, cli, digest, env, generate, grown, popen, runs
 
 STRACE = shutil.which("strace")
@@ -141,7 +142,7 @@ def finish_and_compare(db: Path, dump: Path, baseline: str) -> None:
 @pytest.mark.parametrize("scenario", ["initial", "update"])
 @pytest.mark.parametrize("point", ["started", "first", "half", "all-but-one", "all"])
 def test_sigkill_at_a_point_of_the_run_then_rerun_reaches_the_baseline(
-    tmp_path, dumps, baselines, scenario, point
+    tmp_path, dumps, baselines, scenario, point, figures
 ):
     db = tmp_path / "archive.db"
     dump = prepare(dumps, scenario, db)
@@ -156,6 +157,7 @@ def test_sigkill_at_a_point_of_the_run_then_rerun_reaches_the_baseline(
     assert runs(db)[-1]["status"] == "running"  # killed: nobody closed the run record
     finish_and_compare(db, dump, baselines[scenario])
     assert [r["status"] for r in runs(db)][-2:] == ["crashed", "ok"]
+    figures.add("sigkill_points", 1)
 
 
 def _pwrites(args: list[str]) -> int:
@@ -173,7 +175,7 @@ def _pwrites(args: list[str]) -> int:
 @pytest.mark.skipif(STRACE is None, reason="strace is not installed (apt install strace)")
 @pytest.mark.parametrize("scenario", ["initial", "update"])
 def test_sigkill_at_the_nth_write_then_rerun_reaches_the_baseline(
-    tmp_path, dumps, baselines, scenario
+    tmp_path, dumps, baselines, scenario, figures
 ):
     """SQLite's writecrash idea: kill on write N, for N spread over the run's writes."""
     import sys
@@ -210,10 +212,85 @@ def test_sigkill_at_the_nth_write_then_rerun_reaches_the_baseline(
         assert proc.returncode != 0, f"write {n} of {total}: not killed"
         assert b"Traceback" not in proc.stderr
         finish_and_compare(db, dump, baselines[scenario])
+        figures.add("sigkill_points", 1)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> dict[str, Path]:
+    """The sample dump as an archive that grows: ``initial`` lacks one file, ``update`` has
+    it and one file edited; ``base_index`` is the index of ``initial``."""
+    root = tmp_path_factory.mktemp("every-write")
+    update = root / "update"
+    shutil.copytree(SAMPLES, update)
+    age(update)
+    initial = root / "initial"
+    shutil.copytree(update, initial)
+    names = sorted(p.name for p in initial.iterdir())
+    (initial / names[-1]).unlink()
+    edited = update / names[1]
+    edited.write_text(edited.read_text().replace(" the ", " a ", 2))
+    age(update, 7200)
+    base_index = root / "base.db"
+    assert cli("scan", initial, "--index", base_index).returncode == 0
+    return {"initial": initial, "update": update, "base_index": base_index, "root": root}
+
+
+@pytest.mark.skipif(STRACE is None, reason="strace is not installed (apt install strace)")
+@pytest.mark.parametrize("scenario", ["initial", "update"])
+def test_sigkill_at_every_write_of_a_small_run(tmp_path, small, scenario, figures):
+    """SQLite's writecrash loop on the sample dump: CI kills at a spread sample of the run's
+    writes; ``DEDUPE_SCALE_WRITE_KILLS=all`` (the nightly script) kills at every one."""
+    assert STRACE is not None
+    import sys
+
+    reference = tmp_path / "reference.db"
+    dump = prepare(small, scenario, reference)
+    args = [sys.executable, "-m", "dedupe_releases", "scan", str(dump), "--index"]
+    total = _pwrites([*args, str(reference)])
+    expected = digest(reference)
+    wanted = os.environ.get("DEDUPE_SCALE_WRITE_KILLS", "")
+    if wanted == "all":
+        points = list(range(1, total + 1))
+    else:
+        k = int(wanted) if wanted else scale("write_kills", 10)
+        points = sorted({max(1, total * i // k) for i in range(1, k + 1)})
+    for n in points:
+        db = tmp_path / "archive.db"
+        for p in tmp_path.glob("archive.db*"):
+            p.unlink()
+        for p in tmp_path.glob(".archive.db*"):
+            p.unlink()
+        prepare(small, scenario, db)
+        proc = subprocess.run(
+            [
+                STRACE,
+                "-f",
+                "-qq",
+                "-o",
+                "/dev/null",
+                "-e",
+                "trace=pwrite64",
+                "-e",
+                f"inject=pwrite64:signal=KILL:when={n}",
+                *args,
+                str(db),
+            ],
+            capture_output=True,
+            env=env(),
+            cwd=ROOT,
+            check=False,
+        )
+        assert proc.returncode != 0, f"write {n} of {total}: not killed"
+        assert b"Traceback" not in proc.stderr
+        finish_and_compare(db, dump, expected)
+    figures.add("sigkill_points", len(points))
+    figures.add("sigkill_writes_in_run", total)
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_sigint_and_sigterm_stop_at_a_file_boundary(tmp_path, dumps, baselines, signum, code):
+def test_sigint_and_sigterm_stop_at_a_file_boundary(
+    tmp_path, dumps, baselines, signum, code, figures
+):
     db = tmp_path / "archive.db"
     dump = prepare(dumps, "initial", db)
     proc = popen("scan", dump, "--index", db, "--changes", stdout=True)
@@ -230,7 +307,8 @@ def test_sigint_and_sigterm_stop_at_a_file_boundary(tmp_path, dumps, baselines, 
     ), lines
     assert runs(db)[-1]["status"] == "interrupted"
     assert b"Traceback" not in err
-    finish_and_compare(db, dump, baselines["initial"])
+    finish_and_compare(db, dump, baselines["initial"])  # the lock was released
+    figures.add("index_signal_trials", 1)
 
 
 def test_a_second_ctrl_c_stops_at_once_and_leaves_a_consistent_index(tmp_path, dumps, baselines):
@@ -248,9 +326,23 @@ def test_a_second_ctrl_c_stops_at_once_and_leaves_a_consistent_index(tmp_path, d
     finish_and_compare(db, dump, baselines["initial"])
 
 
-def test_two_overlapping_runs_on_one_index(tmp_path, dumps, baselines):
-    db = tmp_path / "archive.db"
-    dump = prepare(dumps, "initial", db)
+def test_two_overlapping_runs_on_one_index(tmp_path, dumps, baselines, figures):
+    """B9: run A frozen (SIGSTOP) holding the lock; B gives up at once with code 5, and with
+    ``--wait 2`` after 2 s; A is killed; the next run gets the lock at once. CI runs 2
+    rounds, the nightly script 20 (``DEDUPE_SCALE_OVERLAP_ROUNDS``)."""
+    rounds = scale("overlap_rounds", 2)
+    slowest = 0.0
+    for round_no in range(rounds):
+        db = tmp_path / f"round{round_no}" / "archive.db"
+        db.parent.mkdir()
+        dump = prepare(dumps, "initial", db)
+        slowest = max(slowest, _overlap_round(db, dump, baselines["initial"]))
+    assert slowest < 1.5, slowest
+    figures.add("overlap_rounds", rounds)
+    figures.peak("ms_overlap_give_up", int(slowest * 1000))
+
+
+def _overlap_round(db: Path, dump: Path, baseline: str) -> float:
     lock = db.with_name(db.name + ".lock")
     first = popen("scan", dump, "--index", db)
     deadline = time.monotonic() + 60
@@ -278,8 +370,9 @@ def test_two_overlapping_runs_on_one_index(tmp_path, dumps, baselines):
         first.send_signal(signal.SIGKILL)
         first.wait()
     # The kernel dropped the dead run's lock: the next run gets it, no unlock step needed.
-    finish_and_compare(db, dump, baselines["initial"])
+    finish_and_compare(db, dump, baseline)
     assert lock.exists()  # the lock file stays; it is never the database
+    return at_once
 
 
 def test_a_run_that_waits_runs_after_the_other_finishes(tmp_path, dumps, baselines):
