@@ -464,3 +464,50 @@ def test_b13_a_lying_clock_changes_nothing(tmp_path, offset, figures):
     assert faked.stdout == baseline.stdout
     json.loads(faked.stdout)
     figures.add("clock_variants", 1)
+
+
+# --- B2/B5 the export folder: a kill or a full disk mid-export ----------------------------------
+
+
+def export_tree(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("when", [1, 4, 9])
+def test_b2_sigkill_during_export_then_rerun_gives_the_whole_export(tmp_path, when, figures):
+    """Killed at the fsync of its Nth temporary file: the next export removes the leftover
+    temporary file and writes exactly what an uninterrupted export writes."""
+    tracer = strace()
+    if tracer is None:
+        pytest.skip("strace not installed (.ci/run installs it)")
+    reference = tmp_path / "reference"
+    assert run_cli("export", "samples/dump", "-o", reference).rc == ExitCode.OK
+    out = tmp_path / "out"
+    killed = run_cli(
+        "export",
+        "samples/dump",
+        "-o",
+        out,
+        prefix=[tracer, "-f", "-qq", "-o", "/dev/null", f"--inject=fsync:signal=KILL:when={when}"],
+    )
+    assert killed.rc == -signal.SIGKILL, killed
+    assert any(p.name.endswith(".tmp") for p in out.iterdir())  # what a kill leaves
+    again = run_cli("export", "samples/dump", "-o", out)
+    assert again.rc == ExitCode.OK, again
+    assert export_tree(out) == export_tree(reference)
+    figures.add("sigkill_points", 1)
+
+
+def test_b5_export_on_a_full_disk_is_exit_6_and_leaves_no_temporary_file(tmp_path, figures):
+    out = tmp_path / "out"
+    assert run_cli("export", "samples/dump", "-o", out).rc == ExitCode.OK
+    before = export_tree(out)
+    dump = copies_dump(tmp_path / "dump", 1)  # other sources: every file is written anew
+    result = run_cli("export", dump, "-o", out, preexec_fn=fsize_limit(1024))
+    assert result.rc == ExitCode.OUTPUT, result
+    (line,) = result.stderr_lines
+    assert line == f"dedupe-releases: {out}: cannot export (File too large)", line
+    after = export_tree(out)
+    assert not [n for n in after if n.endswith(".tmp")], sorted(after)
+    assert {n: after[n] for n in before} == before  # nothing that was there is damaged
+    figures.add("disk_full_points", 1)

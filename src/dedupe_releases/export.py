@@ -38,6 +38,8 @@ MANIFEST_VERSION = 1
 NAME_BYTES = 150
 SUFFIX = ".txt"
 _TEMP_PREFIX = ".dedupe-export-"
+#: A temporary file a killed export left behind (only ``_Folder._temp`` makes such names).
+_LEFTOVER = re.compile(re.escape(_TEMP_PREFIX) + r"[0-9a-f]{16}\.tmp")
 # Characters that separate paths or are refused by Windows and SMB shares.
 _RESERVED = re.compile(r'[/\\:*?"<>|]')
 _DEVICES = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{n}" for p in ("COM", "LPT") for n in range(1, 10)}
@@ -315,6 +317,10 @@ def write_export(
     target = _Folder(folder)
     summary = ExportSummary(folder)
     try:
+        for name in target.names():  # a killed run's temporary files (one export at a time)
+            st = target.lstat(name) if _LEFTOVER.fullmatch(name) else None
+            if st is not None and stat.S_ISREG(st.st_mode):
+                target.unlink(name)
         owned = read_manifest(target)
         contents = [file_text(item.article).encode("utf-8") for item in items]
         intact = {n for n, digest in owned.items() if _is(target, n, digest)}
