@@ -759,3 +759,34 @@ def test_b5_a_log_file_that_cannot_be_written_is_one_line_and_exit_6(tmp_path, w
     if with_index:
         assert runs(db)[-1]["status"] == "partial"
         check_ok(db)
+
+
+# --- A9 a file indexed last night, unreadable tonight ---------------------------------------
+
+
+def test_a9_a_file_that_became_unreadable_keeps_its_articles(tmp_path):
+    prefix = as_nobody()
+    if prefix is None:
+        pytest.skip("running as root without setpriv: cannot drop privileges")
+    with public_dir() as top:
+        work = top / "work"
+        work.mkdir()
+        work.chmod(0o777)
+        dump = work / "dump"
+        shutil.copytree(SAMPLES, dump)
+        for p in [dump, *dump.iterdir()]:
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        db = work / "archive.db"
+        first = run_cli("scan", dump, "--index", db, "--changes", prefix=prefix, cwd=top)
+        assert first.rc == ExitCode.CHANGED, first
+        before = run_cli("clusters", "--index", db, "-f", "json", prefix=prefix, cwd=top)
+        secret = dump / "001_efaca27c1b31c6fa.txt"
+        secret.chmod(0)
+        second = run_cli("scan", dump, "--index", db, "--changes", prefix=prefix, cwd=top)
+        assert second.rc == ExitCode.PARTIAL, second
+        assert second.stdout == b""  # no article_removed: the file is not gone
+        assert second.stderr_lines == [
+            "dedupe-releases: 001_efaca27c1b31c6fa.txt: skipped: permission denied"
+        ]
+        after = run_cli("clusters", "--index", db, "-f", "json", prefix=prefix, cwd=top)
+        assert json.loads(after.stdout)["clusters"] == json.loads(before.stdout)["clusters"]
