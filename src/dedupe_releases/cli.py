@@ -34,7 +34,7 @@ Exit codes:
   3  (--index) the index is damaged, newer, or made with other settings
   4  no input could be read at all
   5  (--index) another run holds the index
-  6  the --output file could not be written
+  6  the --output file (or the --log-file) could not be written
   10 (--index --changes) this run changed clusters; the events are on stdout
   130/143  interrupted by SIGINT/SIGTERM (nothing partial is written)
 A reader that closes the pipe early (| head) does not change the exit code."""

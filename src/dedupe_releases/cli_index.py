@@ -29,6 +29,7 @@ Exit codes with --index:
   1  finished, but some inputs were skipped or could not be read (one stderr line each)
   3  the index is damaged, newer, made with other settings, or would lose most files
   5  another run holds the index (see --wait)
+  6  the --output file or the --log-file could not be written
   10 with --changes: done, and this run changed clusters (events on stdout)
   130/143  interrupted; every file finished so far is kept, run again to finish"""
 
