@@ -227,6 +227,12 @@ def table(figures: Counter[str], peaks: dict[str, int], command: str) -> str:
             f"{ratio('ms_line_5mb', 'ms_samples')}, {ratio('ms_line_50mb', 'ms_samples')}",
             "tests/test_bad_input.py (A8)",
         ),
+        (
+            f"Recovery: open + index check after a crash ({figures['recovery_articles']:,}"
+            " articles) / the same after a clean close",
+            ratio("ms_recovery_after_crash", "ms_recovery_clean"),
+            "tests/test_index_reliability.py (B1, slow)",
+        ),
     ]
     lines = [f"Command: `{command}`", "", "| Figure | Result | From |", "|---|---|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]

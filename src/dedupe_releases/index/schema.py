@@ -212,6 +212,8 @@ def damaged(path: Path, exc: BaseException) -> IndexError_:
         )
     if isinstance(exc, KeyError):
         exc = ValueError(f"a row refers to {exc} which is not there")
+    elif isinstance(exc, zlib.error):
+        exc = ValueError(f"a stored text does not decompress: {exc}")
     elif not isinstance(exc, sqlite3.Error):
         exc = ValueError(f"{type(exc).__name__}: {exc}")
     if name == "SQLITE_NOTADB" or "not a database" in str(exc):
