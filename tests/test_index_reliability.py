@@ -293,6 +293,7 @@ def test_b6_an_index_folder_nobody_may_write_is_exit_3_before_any_input_is_read(
         backup(corpus["base"], db)
         db.chmod(0o644)
         (folder / "archive.db.lock").unlink(missing_ok=True)
+        folder.chmod(0o555)  # (for a test user that owns it; root's files are 0755 anyway)
         before = db.read_bytes()
         for args in (
             ("scan", str(SAMPLES), "--index", str(db)),
@@ -306,6 +307,7 @@ def test_b6_an_index_folder_nobody_may_write_is_exit_3_before_any_input_is_read(
             assert result.stderr.count(b"\n") <= 1
         assert db.read_bytes() == before
         assert sorted(p.name for p in folder.iterdir()) == ["archive.db"]
+        folder.chmod(0o755)
 
 
 def test_b6_a_read_only_index_file_in_a_writable_folder(corpus):
