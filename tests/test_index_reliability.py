@@ -37,7 +37,7 @@ from dedupe_releases.config import Config
 from dedupe_releases.errors import DedupeError, ExitCode
 from dedupe_releases.incremental import config_of_index, load_report, scan_incremental
 from dedupe_releases.index.check import check_index
-from dedupe_releases.index.schema import reading
+from dedupe_releases.index.schema import connect, reading
 from dedupe_releases.index.store import Index
 
 pytestmark = pytest.mark.fault
@@ -553,6 +553,18 @@ def test_b2_sigkill_while_the_index_is_created(tmp_path, syscall, figures):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.db", "archive.db.lock"]
     check_ok(db)
     figures.add("sigkill_points", 1)
+
+
+def test_b2_killed_between_creation_and_the_first_transaction(tmp_path):
+    """The state a kill at writes ~95-107 of a first run leaves (found by the every-write
+    loop): a whole, empty index without settings. ``index check`` passes; a scan fills it."""
+    db = tmp_path / "archive.db"
+    connect(db, create=True).close()
+    check = run_cli("index", "check", "--index", db)
+    assert check.rc == ExitCode.OK, check
+    assert b"a new, empty index" in check.stdout
+    assert run_cli("scan", SAMPLES, "--index", db).rc == ExitCode.OK
+    check_ok(db)
 
 
 def test_b2_a_crash_before_a_files_commit_white_box(tmp_path, corpus, monkeypatch, figures):

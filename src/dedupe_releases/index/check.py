@@ -83,7 +83,10 @@ def _check(index: Index, deep: bool) -> list[Finding]:
         error(f"foreign_key_check: {len(fk)} rows point nowhere (first: {fk[0][0]} row {fk[0][1]})")
     settings = index.settings()
     if settings is None:
-        error("no settings recorded (an index that never finished its first transaction)")
+        if scalar("SELECT (SELECT count(*) FROM files) + (SELECT count(*) FROM runs)"):
+            error("no settings recorded, yet the index holds files or runs")
+        else:  # created, then killed before its first transaction: the next scan fills it
+            out.append(Finding("info", "a new, empty index: no scan has written to it yet"))
         return out
     num_perm, bands, seed = int(settings["num_perm"]), int(settings["bands"]), int(settings["seed"])
 
