@@ -15,6 +15,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -621,12 +622,60 @@ def snapshot_invariants(db: Path) -> int:
         con.close()
 
 
+def _document(db: Path, idx: Index | None = None) -> dict:
+    own = idx is None
+    idx = idx or Index.open(db, reader=True)
+    try:
+        with reading(db):
+            return output.document(load_report(idx, config_of_index(idx)))
+    finally:
+        if own:
+            idx.close()
+
+
+def test_b10_a_reader_keeps_its_snapshot_while_a_scan_commits(tmp_path, corpus):
+    """White-box: a reader that has loaded the clusters, then fetches their articles after a
+    scan committed a run that retired some of them, still reports the run it started with
+    (one read transaction), not a mix of two runs or a missing row."""
+    db = tmp_path / "archive.db"
+    backup(corpus["base"], db)
+    before = _document(db)
+    idx = Index.open(db, reader=True)
+    try:
+        with reading(db):
+            report = load_report(idx, config_of_index(idx))  # articles are fetched lazily
+            with scan_incremental([corpus["update"]], Config(), db):
+                pass
+            during = output.document(report)
+    finally:
+        idx.close()
+    assert during == before
+    assert _document(db) != before  # the scan did change the clusters
+
+
 def test_b10_readers_and_backups_during_a_write_see_a_whole_run(tmp_path, corpus, figures):
     db = tmp_path / "archive.db"
     backup(corpus["base"], db)
     writer = spawn("scan", corpus["update"], "--index", db, stdout=subprocess.DEVNULL)
     reads = backups = 0
     errors: list[str] = []
+    library_reads: list[int] = []
+
+    def read_all_the_time() -> None:
+        """The library's reader, as ``clusters`` uses it, without a pause."""
+        while writer.poll() is None:
+            try:
+                doc = _document(db)
+            except DedupeError as exc:
+                errors.append(str(exc))
+                return
+            for cluster in doc["clusters"]:
+                if cluster["canonical"]["id"] not in [m["id"] for m in cluster["members"]]:
+                    errors.append(f"cluster {cluster['id']} without its canonical")
+            library_reads.append(1)
+
+    reader = threading.Thread(target=read_all_the_time)
+    reader.start()
     try:
         while writer.poll() is None or reads < 3:
             snapshot_invariants(db)
@@ -654,10 +703,12 @@ def test_b10_readers_and_backups_during_a_write_see_a_whole_run(tmp_path, corpus
                 backups += 1
     finally:
         _out, err = writer.communicate(timeout=600)
+        reader.join()
     assert writer.returncode == 0, err
-    assert errors == []  # no "database is locked"
+    assert errors == []  # no "database is locked", no half-applied run
+    assert library_reads
     assert digest(db) == baseline(corpus, "update")
-    figures.add("reader_snapshots", reads)
+    figures.add("reader_snapshots", reads + len(library_reads))
     figures.add("backups_during_write", backups)
 
 

@@ -247,8 +247,9 @@ def _check_file(path: Path) -> None:
 def connect(path: Path, *, create: bool = False, reader: bool = False) -> sqlite3.Connection:
     """Open ``path`` (creating it when ``create`` and it does not exist), checked.
 
-    A ``reader`` never creates, migrates or writes. The connection is in autocommit mode:
-    every write goes through ``transaction``. (WAL readers still need a writable folder for
+    A ``reader`` never creates, migrates or writes, and reads in one transaction (one WAL
+    snapshot) until it is closed. A writer's connection is in autocommit mode: every write
+    goes through ``transaction``. (WAL readers still need a writable folder for
     the ``-shm`` file; SQLite's ``mode=ro`` fails once the ``-wal``/``-shm`` files are gone.)
     """
     exists = path.exists()
@@ -277,6 +278,8 @@ def connect(path: Path, *, create: bool = False, reader: bool = False) -> sqlite
         con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         con.execute("PRAGMA foreign_keys = ON")
         con.execute("PRAGMA cache_size = -16000")  # 16 MB of page cache, whatever the size
+        if reader:  # one snapshot for all it reads: a scan may commit between two queries
+            con.execute("BEGIN")
         _check_identity(con, path)
         if reader:
             version = con.execute("PRAGMA user_version").fetchone()[0]
