@@ -51,7 +51,9 @@ EXHAUSTIVE = {
 }
 
 
-def run(exhaustive: bool, python: str) -> tuple[Counter[str], dict[str, int], int, str]:
+def run(
+    exhaustive: bool, python: str, tests: list[str]
+) -> tuple[Counter[str], dict[str, int], int, str]:
     with tempfile.TemporaryDirectory() as tmp:
         report, junit = Path(tmp) / "figures.jsonl", Path(tmp) / "junit.xml"
         env = {**os.environ, "DEDUPE_RELIABILITY_REPORT": str(report)}
@@ -65,14 +67,14 @@ def run(exhaustive: bool, python: str) -> tuple[Counter[str], dict[str, int], in
             "-m",
             "slow or not slow",
             f"--junitxml={junit}",
-            *FILES,
+            *tests,
         ]
         shown = " ".join(
             [
                 *(f"{k}={v}" for k, v in sorted(EXHAUSTIVE.items()) if exhaustive),
                 "python -m pytest",
                 "-m 'slow or not slow'",
-                *FILES,
+                *tests,
             ]
         )
         proc = subprocess.run(cmd, cwd=ROOT, env=env, check=False)
@@ -243,8 +245,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--exhaustive", action="store_true", help="the nightly sizes")
     parser.add_argument("--python", default=sys.executable, help="interpreter with the test deps")
+    parser.add_argument(
+        "tests", nargs="*", help="test files or ids to run instead of all (rows of others read 0)"
+    )
     args = parser.parse_args()
-    figures, peaks, rc, command = run(args.exhaustive, args.python)
+    figures, peaks, rc, command = run(args.exhaustive, args.python, args.tests or FILES)
     print()
     print(table(figures, peaks, command))
     return 0 if rc == 0 else 1
