@@ -128,7 +128,7 @@ def test_b4_enospc_at_write_n_is_exit_3_keeps_the_index_and_the_rerun_completes(
     backup(corpus["base"], probe)
     total = _pwrites(command("scan", corpus["update"], "--index", probe))
     assert total > 20
-    points = scale("disk_full_points", 6)
+    points = scale("disk_full_points", 4)
     rng = random.Random(4)
     ns = sorted({1, total, *(rng.randint(1, total) for _ in range(points - 2))})
     full = 0
@@ -433,7 +433,7 @@ def test_b7_byte_flips_never_crash_the_library(tmp_path, sample_index, figures):
 def test_b7_byte_flips_through_the_command_line(tmp_path, sample_index, figures):
     _db, data, _reference = sample_index
     rng = random.Random(77)
-    copies = scale("index_cli_fuzz", 6)
+    copies = scale("index_cli_fuzz", 4)
     codes: dict[str, set[int]] = {"check": set(), "clusters": set(), "scan": set()}
     for i in range(copies):
         db = tmp_path / f"copy{i}" / "archive.db"
