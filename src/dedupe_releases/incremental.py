@@ -295,7 +295,10 @@ def scan_incremental(
     options = options or IndexOptions()
     roots = [Path(p) for p in paths]
     with IndexLock(index_path, options.wait) as lock:
-        index = Index.open(index_path, config)
+        try:
+            index = Index.open(index_path, config)  # (its stored settings may be damaged)
+        except DAMAGE as exc:
+            raise damaged(index_path, exc) from None
         try:
             result = _scan(index, roots, config, lock, options, on_file, stop)
         except DAMAGE as exc:

@@ -184,8 +184,15 @@ def _uri(path: Path, mode: str) -> str:
 
 #: What reading a damaged or hostile index can raise besides SQLite's own errors: text that
 #: is not UTF-8 or not JSON (ValueError), JSON of another shape (TypeError), a body that does
-#: not inflate (zlib.error), a row pointing at a row that is not there (KeyError).
-DAMAGE: tuple[type[Exception], ...] = (sqlite3.Error, zlib.error, ValueError, TypeError, KeyError)
+#: not inflate (zlib.error), a row pointing at a row that is not there, a cluster without
+#: members (LookupError).
+DAMAGE: tuple[type[Exception], ...] = (
+    sqlite3.Error,
+    zlib.error,
+    ValueError,
+    TypeError,
+    LookupError,
+)
 
 
 @contextlib.contextmanager
@@ -296,7 +303,7 @@ def connect(path: Path, *, create: bool = False, reader: bool = False) -> sqlite
             # run simply reads those files again. A run's final commit is made FULL.
             con.execute("PRAGMA synchronous = NORMAL")
         check_schema(con, path)
-    except sqlite3.Error as exc:
+    except DAMAGE as exc:  # (an SQLite message with bytes that are not UTF-8: a ValueError)
         con.close()
         raise damaged(path, exc) from None
     except BaseException:
