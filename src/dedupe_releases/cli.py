@@ -13,14 +13,17 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, BinaryIO, NoReturn
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, NoReturn
 
 import click
 
 from dedupe_releases import __version__
 from dedupe_releases.atomic import write_atomic
 from dedupe_releases.config import Config, ReadConfig, SketchConfig, VerifyConfig
-from dedupe_releases.errors import DedupeError, ExitCode, Interrupted, NoInputError
+from dedupe_releases.errors import DedupeError, ExitCode, Interrupted, NoInputError, UsageError
+
+if TYPE_CHECKING:
+    from dedupe_releases.pipeline import Engine
 
 _VerifyConfig, _SketchConfig, _ReadConfig = VerifyConfig(), SketchConfig(), ReadConfig()
 
@@ -31,6 +34,7 @@ Exit codes:
   2  usage error (bad option or argument)
   4  no input could be read at all
   6  the --output file could not be written
+  7  --engine dask: the cluster could not be reached or could not finish (nothing written)
   130/143  interrupted by SIGINT/SIGTERM (nothing partial is written)
 A reader that closes the pipe early (| head) does not change the exit code."""
 
@@ -73,6 +77,20 @@ def _handled() -> Iterator[None]:
         fail("interrupted (SIGINT); nothing was written", ExitCode.INTERRUPTED)
     except DedupeError as exc:
         fail(str(exc), exc.exit_code)
+
+
+@contextlib.contextmanager
+def _engine(name: str, scheduler: str | None) -> Iterator[Engine | None]:
+    """The scan engine for ``--engine``: None (this process) or a connected Dask client."""
+    if name == "local":
+        if scheduler:
+            raise UsageError("--scheduler needs --engine dask")
+        yield None
+        return
+    from dedupe_releases.dask_engine import DaskEngine, scheduler_address
+
+    with DaskEngine(scheduler_address(scheduler)) as engine:
+        yield engine
 
 
 @contextlib.contextmanager
@@ -246,6 +264,19 @@ def cli() -> None:
     is_flag=True,
     help="No progress bar and no warnings on stderr (skipped files stay in the output).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Where reading, hashing and verification run: here, or on a Dask cluster.",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Dask scheduler for --engine dask (tcp://host:8786) [default: $DASK_SCHEDULER_ADDRESS,"
+    " else a cluster on this machine].",
+)
 def scan(
     paths: tuple[Path, ...],
     threshold: float,
@@ -262,6 +293,8 @@ def scan(
     fmt: str,
     output: Path | None,
     quiet: bool,
+    engine: str,
+    scheduler: str | None,
 ) -> None:
     """Find near-duplicate articles in PATHS (files or folders, read recursively).
 
@@ -302,8 +335,8 @@ def scan(
         verify=VerifyConfig(threshold=threshold, min_ratio=min_ratio),
     )
     fmt = _formats(fmt, output)
-    with _handled(), _progress(quiet) as on_file:
-        result = run_scan(paths, config, on_file=on_file)
+    with _handled(), _engine(engine, scheduler) as runner, _progress(quiet) as on_file:
+        result = run_scan(paths, config, on_file=on_file, engine=runner)
     if not quiet:
         for problem in result.problems:
             warn(f"{problem.source}: {problem.reason}")

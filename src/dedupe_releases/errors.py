@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     NO_INPUT = 4  #: nothing could be read at all (no file, or every file skipped)
     LOCKED = 5  #: another run holds the index
     OUTPUT = 6  #: the --output file or export folder could not be written
+    ENGINE = 7  #: --engine dask: the cluster could not be reached or could not finish the run
     INTERRUPTED = 130  #: SIGINT (Ctrl-C)
     TERMINATED = 143  #: SIGTERM
 
@@ -46,6 +47,12 @@ class IndexError_(DedupeError):
     """The index cannot be used (named with a trailing underscore: not the builtin)."""
 
     exit_code = ExitCode.INDEX
+
+
+class EngineError(DedupeError):
+    """The distributed engine could not run the scan (nothing was written)."""
+
+    exit_code = ExitCode.ENGINE
 
 
 class IndexLockedError(DedupeError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 from dedupe_releases.boilerplate import Boilerplate, line_hashes
 from dedupe_releases.candidates import sentence_hashes
@@ -136,12 +137,19 @@ def scan(
     paths: Iterable[Path | str],
     config: Config | None = None,
     on_file: Callable[[str], None] | None = None,
+    engine: Engine | None = None,
 ) -> ScanResult:
-    """Find near-duplicate articles under ``paths`` (files or folders)."""
+    """Find near-duplicate articles under ``paths`` (files or folders).
+
+    ``engine`` runs ingest, the candidate search and verification elsewhere (``dask_engine``);
+    by default they run here. Clustering and the canonical choice always run here, so the
+    result is the same for every engine.
+    """
     config = config or Config()
+    engine = engine or LocalEngine()
     store = MemoryStore()
     result = ScanResult(config, store)
-    for item in ingest_all([Path(p) for p in paths], config, on_file):
+    for item in engine.records([Path(p) for p in paths], config, on_file):
         if isinstance(item, Problem):
             result.problems.append(item)
         else:
@@ -150,20 +158,25 @@ def scan(
             result.problems.extend(
                 Problem(item.source, w, kind="warning", source_bytes=raw) for w in item.warnings
             )
-    pairs = store.candidate_pairs(config.verify.min_shared_sentences)
+    pairs = engine.candidate_pairs(store, config)
     result.candidates = len(pairs)
     # Boilerplate is learned from every file's body lines, then masked before verification
     # (the band keys above saw it: they only propose pairs, they never decide).
     v = config.verify
     if v.mask_boilerplate:
         result.boilerplate = store.boilerplate(v.boilerplate_min_titles, v.boilerplate_min_files)
-    mask = result.boilerplate.mask if result.boilerplate.hashes else None
-    verifier = Verifier(store.article, config.sketch, v, sentence_hashes, text=mask)
-    matches = [m for a, b in pairs if (m := verifier.match(a, b)) is not None]
+    verifier = make_verifier(store.article, config, result.boilerplate)
+    known = engine.verify(pairs, store.article, config, result.boilerplate)
+
+    def match(a: str, b: str) -> Match | None:
+        key = (a, b) if a <= b else (b, a)
+        return known[key] if key in known else verifier.match(a, b)
+
+    matches = [m for a, b in pairs if (m := match(a, b)) is not None]
     result.clusters = cluster_matches(
         matches,
         store.article,
-        verifier.match,
+        match,
         store.position,
         lambda a: verifier.features(a.id).words,
     )
@@ -185,6 +198,59 @@ def scan(
     return result
 
 
+def make_verifier(
+    articles: Callable[[str], Article], config: Config, boilerplate: Boilerplate
+) -> Verifier:
+    """The verifier of a scan: the same on every engine, so every engine finds the same."""
+    mask = boilerplate.mask if boilerplate.hashes else None
+    return Verifier(articles, config.sketch, config.verify, sentence_hashes, text=mask)
+
+
+class Engine(Protocol):
+    """Where ingest, the candidate search and verification run (see ``LocalEngine``)."""
+
+    def records(
+        self, paths: Sequence[Path], config: Config, on_file: Callable[[str], None] | None
+    ) -> Iterator[FileRecord | Problem]:
+        """Each file's record (or problem), in path order."""
+        ...
+
+    def candidate_pairs(self, store: MemoryStore, config: Config) -> list[tuple[str, str]]:
+        """``store.candidate_pairs``: the pairs to verify, in path order."""
+        ...
+
+    def verify(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        articles: Callable[[str], Article],
+        config: Config,
+        boilerplate: Boilerplate,
+    ) -> dict[tuple[str, str], Match | None]:
+        """Relations already verified, by (smaller id, larger id); the rest is verified here."""
+        ...
+
+
+class LocalEngine:
+    """Everything in this process, file by file."""
+
+    def records(
+        self, paths: Sequence[Path], config: Config, on_file: Callable[[str], None] | None
+    ) -> Iterator[FileRecord | Problem]:
+        return ingest_all(paths, config, on_file)
+
+    def candidate_pairs(self, store: MemoryStore, config: Config) -> list[tuple[str, str]]:
+        return store.candidate_pairs(config.verify.min_shared_sentences)
+
+    def verify(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        articles: Callable[[str], Article],
+        config: Config,
+        boilerplate: Boilerplate,
+    ) -> dict[tuple[str, str], Match | None]:
+        return {}
+
+
 def _ordered(m: Match, position: Callable[[str], int]) -> Match:
     if position(m.a) <= position(m.b):
         return m
@@ -193,4 +259,4 @@ def _ordered(m: Match, position: Callable[[str], int]) -> Match:
     return Match(m.b, m.a, flipped.get(m.relation, m.relation), m.scores, m.evidence, facts)
 
 
-__all__ = ["ScanResult", "articles_of", "ingest", "scan"]
+__all__ = ["Engine", "LocalEngine", "ScanResult", "articles_of", "ingest", "make_verifier", "scan"]
