@@ -1,9 +1,7 @@
 """Every exit code of ``errors.ExitCode`` is produced by a real run (httpie's habit).
 
 ``PRODUCERS`` is the table: code -> the test that makes the real command exit with it. The
-codes of the persistent index (INDEX, LOCKED) are produced by the index tests; they are
-listed in ``PENDING_INDEX`` until those land, and the table test fails if a new code is
-added to the enum without a producer.
+table test fails if a new code is added to the enum without a producer.
 """
 
 from __future__ import annotations
@@ -29,14 +27,17 @@ PRODUCERS: dict[ExitCode, str] = {
     ExitCode.OK: "test_exit_codes.py::test_ok",
     ExitCode.PARTIAL: "test_exit_codes.py::test_partial",
     ExitCode.USAGE: "test_exit_codes.py::test_usage",
+    ExitCode.INDEX: "test_exit_codes.py::test_index",
     ExitCode.NO_INPUT: "test_exit_codes.py::test_no_input",
+    ExitCode.LOCKED: "test_exit_codes.py::test_locked",
     ExitCode.OUTPUT: "test_exit_codes.py::test_output",
     ExitCode.ENGINE: "test_exit_codes.py::test_engine",
+    ExitCode.CHANGED: "test_exit_codes.py::test_changed",
     ExitCode.INTERRUPTED: "test_exit_codes.py::test_interrupted_and_terminated",
     ExitCode.TERMINATED: "test_exit_codes.py::test_interrupted_and_terminated",
 }
-#: Produced by the persistent index's tests (corrupt/newer/unwritable index; a held lock).
-PENDING_INDEX = {ExitCode.INDEX, ExitCode.LOCKED}
+#: Codes without a producing test yet (none: the index's codes are produced below).
+PENDING_INDEX: set[ExitCode] = set()
 
 
 def test_every_exit_code_has_a_producing_test():
@@ -86,6 +87,33 @@ def test_no_input(tmp_path):
     assert result.stderr_lines[-1] == (
         "dedupe-releases: no input could be read (every file was skipped)"
     )
+
+
+def test_index(tmp_path):
+    (tmp_path / "archive.db").write_text("not an index\n" * 10)
+    result = run_cli("scan", "samples/dump", "--index", tmp_path / "archive.db")
+    assert result.rc == ExitCode.INDEX == 3
+    assert len(result.stderr_lines) == 1
+    assert (tmp_path / "archive.db").read_text() == "not an index\n" * 10
+
+
+def test_locked(tmp_path):
+    import fcntl
+
+    with (tmp_path / "archive.db.lock").open("w") as holder:  # another run holds the lock
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        result = run_cli("scan", "samples/dump", "--index", tmp_path / "archive.db")
+    assert result.rc == ExitCode.LOCKED == 5
+    assert len(result.stderr_lines) == 1
+    assert not (tmp_path / "archive.db").exists()
+
+
+def test_changed(tmp_path):
+    result = run_cli("scan", "samples/dump", "--index", tmp_path / "archive.db", "--changes")
+    assert result.rc == ExitCode.CHANGED == 10
+    assert result.stderr == b""
+    again = run_cli("scan", "samples/dump", "--index", tmp_path / "archive.db", "--changes")
+    assert (again.rc, again.stdout) == (ExitCode.OK, b"")
 
 
 def test_output(tmp_path):

@@ -96,7 +96,20 @@ def learn(
     lengths = np.array([len(x) for x in lines], dtype=np.int64)
     if not lengths.sum():
         return Boilerplate()
-    flat = np.concatenate(list(lines))
+    return learn_flat(np.concatenate(list(lines)), lengths, files, titles, min_titles, min_files)
+
+
+def learn_flat(
+    flat: U64,
+    lengths: npt.NDArray[np.int64],
+    files: Sequence[int] | npt.NDArray[np.uint32],
+    titles: Sequence[int] | U64,
+    min_titles: int,
+    min_files: int,
+) -> Boilerplate:
+    """``learn`` from every article's line hashes laid end to end (``lengths[i]`` each)."""
+    if not len(flat):
+        return Boilerplate()
     file_of = np.repeat(np.asarray(files, dtype=np.uint64), lengths)
     title_of = np.repeat(np.asarray(titles, dtype=np.uint64), lengths)
     many_files = _distinct_count_at_least(flat, file_of, min_files)
@@ -109,10 +122,24 @@ def learn(
 def _distinct_count_at_least(
     keys: U64, owners: npt.NDArray[np.uint64], minimum: int
 ) -> npt.NDArray[np.uint64]:
-    """Sorted keys that occur with at least ``minimum`` distinct owners."""
-    pairs = np.unique(np.stack([keys, owners], axis=1), axis=0)
-    values, counts = np.unique(pairs[:, 0], return_counts=True)
-    return values[counts >= minimum]
+    """Sorted keys that occur with at least ``minimum`` distinct owners.
+
+    Done one sixteenth of the key space at a time (by the keys' top bits), so the sort's
+    temporaries stay small for a million articles' lines.
+    """
+    top = (keys >> np.uint64(60)).astype(np.uint8)
+    found = []
+    for part in range(16):
+        mask = top == part
+        k, o = keys[mask], owners[mask]
+        if not len(k):
+            continue
+        order = np.lexsort((o, k))
+        k, o = k[order], o[order]
+        first = np.r_[True, (k[1:] != k[:-1]) | (o[1:] != o[:-1])]  # one per (key, owner)
+        values, counts = np.unique(k[first], return_counts=True)
+        found.append(values[counts >= minimum])
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.uint64)
 
 
 def title_hash(title: str) -> int:

@@ -8,25 +8,26 @@ same keys can live in an index table. Never decides whether a pair is a duplicat
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections import Counter
+from array import array
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from dedupe_releases.sketch import U64, tokens
-
-_SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
+from dedupe_releases.sketch import MIN_SENTENCE_WORDS, U32, U64, sentence_hashes, tokens
 
 #: A bucket holding more articles than this is linked as a star (each to its first member)
 #: rather than all pairs: 1,000 copies of one release would otherwise be 499,500 pairs.
 MAX_BUCKET_PAIRS = 64
 #: A sentence found in more articles than this is boilerplate, not a shared quote.
 MAX_SENTENCE_ARTICLES = 20
-#: Shortest sentence, in words, that counts as a shared passage.
-MIN_SENTENCE_WORDS = 8
+
+__all__ = ["MIN_SENTENCE_WORDS", "CandidateIndex", "long_sentences", "sentence_hashes"]
+
+# The sentence breaks of ``sketch.sentence_tokens``, in their plain form: the sentences as text.
+_SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
 
 
 def long_sentences(text: str) -> Iterator[tuple[str, list[str]]]:
@@ -41,86 +42,133 @@ def long_sentences(text: str) -> Iterator[tuple[str, list[str]]]:
             yield sentence.strip(), words
 
 
-def sentence_hashes(text: str) -> U64:
-    """64-bit hashes of the distinct long sentences of a text (quotes, passages).
-
-    >>> len(sentence_hashes("Too short. " + "This sentence has more than eight words in it. " * 2))
-    1
-    """
-    out = set()
-    for _, words in long_sentences(text):
-        digest = hashlib.blake2b(" ".join(words).encode(), digest_size=8).digest()
-        out.add(int.from_bytes(digest, "little"))
-    return np.array(sorted(out), dtype=np.uint64)
-
-
 class CandidateIndex:
     """Collects band keys and sentence hashes per article, then yields candidate pairs.
 
     Articles are numbered in the order they are added; pairs are ``(i, j)`` with ``i < j``.
+    Keys live in flat growable arrays (8 bytes per key, 4 per owner, no object per article),
+    and are grouped one slice of the key space at a time, so the sort's temporaries stay a
+    small fraction of the keys themselves.
     """
 
     def __init__(self) -> None:
-        self._keys: list[U64] = []
-        self._sentences: list[U64] = []
-        self._sentence_owner: list[npt.NDArray[np.uint32]] = []
+        self._keys = array("Q")
+        self._key_owner = array("I")
+        self._sentences = array("Q")
+        self._sentence_owner = array("I")
         self.count = 0
 
     def add(self, bands: U64, sentences: U64) -> int:
         """Add one article's band keys and sentence hashes; returns its number."""
         number = self.count
-        self.count += 1
-        self._keys.append(bands)
-        if len(sentences):
-            self._sentences.append(sentences)
-            self._sentence_owner.append(np.full(len(sentences), number, dtype=np.uint32))
+        self.add_batch(bands, np.array([len(bands)]), sentences, np.array([len(sentences)]))
         return number
+
+    def add_batch(
+        self,
+        bands: U64,
+        band_counts: npt.NDArray[np.int64],
+        sentences: U64,
+        sentence_counts: npt.NDArray[np.int64],
+    ) -> int:
+        """Add consecutive articles' keys, given flat and with a count per article.
+
+        Returns the number of the first one.
+        """
+        first = self.count
+        n = len(band_counts)
+        numbers = np.arange(first, first + n, dtype=np.uint32)
+        self._keys.frombytes(np.ascontiguousarray(bands, dtype=np.uint64).tobytes())
+        self._key_owner.frombytes(np.repeat(numbers, band_counts).tobytes())
+        self._sentences.frombytes(np.ascontiguousarray(sentences, dtype=np.uint64).tobytes())
+        self._sentence_owner.frombytes(np.repeat(numbers, sentence_counts).tobytes())
+        self.count += n
+        return first
+
+    def sentences_of(self, number: int) -> U64:
+        """Article ``number``'s sentence hashes, as added."""
+        owners = _view(self._sentence_owner, np.uint32)
+        lo, hi = owners.searchsorted(np.array([number, number + 1], dtype=np.uint32))
+        return _view(self._sentences, np.uint64)[lo:hi].copy()
 
     def lsh_pairs(self) -> Iterator[tuple[int, int]]:
         """Pairs of articles that share at least one band key."""
-        if not self._keys:
-            return
-        lengths = np.array([len(k) for k in self._keys])
-        keys = np.concatenate(self._keys) if lengths.sum() else np.zeros(0, np.uint64)
-        owners = np.repeat(np.arange(len(self._keys), dtype=np.uint32), lengths)
-        yield from _bucket_pairs(keys, owners, MAX_BUCKET_PAIRS, None)
+        pairs = _bucket_pairs(
+            _view(self._keys, np.uint64), _view(self._key_owner, np.uint32), MAX_BUCKET_PAIRS, None
+        )
+        return _decoded(np.unique(pairs))
 
     def sentence_pairs(self, min_shared: int) -> Iterator[tuple[int, int]]:
-        """Pairs of articles sharing at least ``min_shared`` distinct long sentences."""
-        if not self._sentences:
-            return
-        keys = np.concatenate(self._sentences)
-        owners = np.concatenate(self._sentence_owner)
-        shared: Counter[tuple[int, int]] = Counter(
-            _bucket_pairs(keys, owners, None, MAX_SENTENCE_ARTICLES)
+        """Pairs of articles sharing at least ``min_shared`` distinct long sentences, sorted."""
+        pairs = _bucket_pairs(
+            _view(self._sentences, np.uint64),
+            _view(self._sentence_owner, np.uint32),
+            None,
+            MAX_SENTENCE_ARTICLES,
         )
-        for pair, n in sorted(shared.items()):
-            if n >= min_shared:
-                yield pair
+        pairs.sort()  # in place: a pair appears once per sentence it shares
+        starts = np.flatnonzero(np.r_[True, pairs[1:] != pairs[:-1]])
+        shared = np.diff(np.r_[starts, len(pairs)])
+        return _decoded(pairs[starts[shared >= min_shared]])
 
 
-def _bucket_pairs(
-    keys: U64, owners: npt.NDArray[np.uint32], star_above: int | None, skip_above: int | None
-) -> Iterator[tuple[int, int]]:
-    """Pairs of owners with equal keys (each pair once per shared key)."""
+def _decoded(pairs: U64) -> Iterator[tuple[int, int]]:
+    """``(i, j)`` from pair keys ``i << 32 | j``."""
+    return zip(
+        (pairs >> np.uint64(32)).tolist(), (pairs & np.uint64(0xFFFFFFFF)).tolist(), strict=True
+    )
+
+
+def _view(values: array[int], dtype: type[np.generic]) -> npt.NDArray[Any]:
+    if not len(values):
+        return np.zeros(0, dtype=dtype)
+    return np.frombuffer(values, dtype=dtype)
+
+
+#: Keys are grouped in this many slices of the key space (by their top bits).
+_SLICES = 16
+
+
+def _bucket_pairs(keys: U64, owners: U32, star_above: int | None, skip_above: int | None) -> U64:
+    """Pairs of owners with equal keys, once per shared key, as ``first << 32 | second``.
+
+    A bucket of more than ``skip_above`` owners gives no pairs; one of more than
+    ``star_above`` gives only its first owner paired with each other one. Keys are taken one
+    slice of the key space at a time (by their top bits), so the sort's temporaries stay a
+    sixteenth of the keys.
+    """
+    found = [np.zeros(0, np.uint64)]
+    if len(keys):
+        top = np.empty(len(keys), dtype=np.uint8)
+        for lo in range(0, len(keys), 1 << 20):  # no full-size 64-bit temporary
+            top[lo : lo + (1 << 20)] = keys[lo : lo + (1 << 20)] >> np.uint64(60)
+        for part in range(_SLICES):
+            mask = top == part
+            found.append(_slice_pairs(keys[mask], owners[mask], star_above, skip_above))
+    return np.concatenate(found)
+
+
+def _slice_pairs(keys: U64, owners: U32, star_above: int | None, skip_above: int | None) -> U64:
     if len(keys) == 0:
-        return
+        return np.zeros(0, np.uint64)
     order = np.lexsort((owners, keys))
-    keys = keys[order]
-    owners = owners[order]
+    keys, owners = keys[order], owners[order]
+    distinct = np.r_[True, (keys[1:] != keys[:-1]) | (owners[1:] != owners[:-1])]
+    keys, owners = keys[distinct], owners[distinct]
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    ends = np.r_[starts[1:], len(keys)]
-    multi = (ends - starts) > 1
-    for s, e in zip(starts[multi].tolist(), ends[multi].tolist(), strict=True):
-        members = np.unique(owners[s:e]).tolist()
-        size = len(members)
-        if size < 2 or (skip_above is not None and size > skip_above):
+    sizes = np.diff(np.r_[starts, len(keys)])
+    twos = starts[sizes == 2]  # by far the most common bucket: one vectorised step
+    firsts, seconds = [owners[twos]], [owners[twos + 1]]
+    for s, size in zip(starts[sizes > 2].tolist(), sizes[sizes > 2].tolist(), strict=True):
+        if skip_above is not None and size > skip_above:
             continue
+        members = owners[s : s + size]
         if star_above is not None and size > star_above:
-            first = members[0]
-            for other in members[1:]:
-                yield first, other
+            firsts.append(np.repeat(members[:1], size - 1))
+            seconds.append(members[1:])
             continue
-        for x in range(size):
-            for y in range(x + 1, size):
-                yield members[x], members[y]
+        x, y = np.triu_indices(size, k=1)
+        firsts.append(members[x])
+        seconds.append(members[y])
+    first = np.concatenate(firsts).astype(np.uint64)
+    return (first << np.uint64(32)) | np.concatenate(seconds).astype(np.uint64)

@@ -16,12 +16,13 @@ the canonical won. The rules, in order (the first that tells two copies apart de
 7. ``first_seen``: earlier in path order (only exact copies get this far).
 
 The reasons list every rule up to the deciding one (ties as ``rule: tie``), then the later
-rules 2-5 on which the canonical is also better. Never looks at other clusters.
+rules 2-5 on which the canonical is also better. A reviewer can pin a canonical copy
+(``decisions.py``): a pinned member wins before the rules. Never looks at other clusters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from dedupe_releases.facts import find_facts
 from dedupe_releases.records import Article
@@ -74,20 +75,30 @@ def _key(article: Article, position: int, size: Callable[[Article], int]) -> Key
     )
 
 
+#: The reason given when a reviewer's pin decided.
+PINNED = "pinned: chosen by a reviewer (decisions file)"
+
+
 def pick_canonical(
     members: Sequence[Article],
     position: Callable[[str], int],
     size: Callable[[Article], int] | None = None,
+    pinned: Collection[str] = (),
 ) -> tuple[Article, Article | None, tuple[str, ...]]:
     """``(canonical, runner_up, reasons)`` for a cluster's members.
 
     ``size`` measures completeness (words after boilerplate is masked; all words if None).
     ``reasons`` names the rules on which the two tie up to the deciding one, that rule, then
-    later rules on which the canonical is also better, e.g. ``("header: tie", ...)``.
+    later rules on which the canonical is also better, e.g. ``("header: tie", ...)``. A member
+    in ``pinned`` wins before any rule (the rules order several pinned members).
     """
     measure = size or _words
     keys = {a.id: _key(a, position(a.id), measure) for a in members}
     ranked = sorted(members, key=lambda a: keys[a.id])
+    if pinned and any(a.id in pinned for a in ranked):
+        ranked.sort(key=lambda a: a.id not in pinned)  # stable: the rules order the rest
+        if len(ranked) > 1 and ranked[0].id in pinned and ranked[1].id not in pinned:
+            return ranked[0], ranked[1], (PINNED,)
     best = ranked[0]
     if len(ranked) == 1:
         return best, None, ()

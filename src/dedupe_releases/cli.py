@@ -7,23 +7,23 @@ one escaped line each. Exit codes are ``errors.ExitCode``.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, NoReturn
+from typing import IO, Any, BinaryIO, NoReturn
 
 import click
 
-from dedupe_releases import __version__
+from dedupe_releases import __version__, cli_index
 from dedupe_releases.atomic import write_atomic
+from dedupe_releases.cli_engine import engine_options, open_engine
+from dedupe_releases.cli_index import index_options
 from dedupe_releases.config import Config, ReadConfig, SketchConfig, VerifyConfig
-from dedupe_releases.errors import DedupeError, ExitCode, Interrupted, NoInputError, UsageError
-
-if TYPE_CHECKING:
-    from dedupe_releases.pipeline import Engine
+from dedupe_releases.errors import DedupeError, ExitCode, Interrupted, NoInputError
 
 _VerifyConfig, _SketchConfig, _ReadConfig = VerifyConfig(), SketchConfig(), ReadConfig()
 
@@ -32,9 +32,12 @@ Exit codes:
   0  every input was read (duplicates found or not)
   1  finished, but some inputs were skipped (one stderr line each)
   2  usage error (bad option or argument)
+  3  (--index) the index is damaged, newer, or made with other settings
   4  no input could be read at all
+  5  (--index) another run holds the index
   6  the --output file could not be written
-  7  --engine dask: the cluster could not be reached or could not finish (nothing written)
+  7  (--engine dask) the cluster could not be reached or could not finish the run
+  10 (--index --changes) this run changed clusters; the events are on stdout
   130/143  interrupted by SIGINT/SIGTERM (nothing partial is written)
 A reader that closes the pipe early (| head) does not change the exit code."""
 
@@ -49,7 +52,9 @@ def warn(message: str) -> None:
     """One escaped line on stderr: ``dedupe-releases: message``."""
     from dedupe_releases.output import escape_control
 
-    click.echo(f"dedupe-releases: {escape_control(message)}", err=True)
+    text = escape_control(message)
+    click.echo(f"dedupe-releases: {text}", err=True)
+    logging.getLogger("dedupe_releases").warning(text)  # to --log-file, if one is open
 
 
 def fail(message: str, code: ExitCode) -> NoReturn:
@@ -77,20 +82,6 @@ def _handled() -> Iterator[None]:
         fail("interrupted (SIGINT); nothing was written", ExitCode.INTERRUPTED)
     except DedupeError as exc:
         fail(str(exc), exc.exit_code)
-
-
-@contextlib.contextmanager
-def _engine(name: str, scheduler: str | None) -> Iterator[Engine | None]:
-    """The scan engine for ``--engine``: None (this process) or a connected Dask client."""
-    if name == "local":
-        if scheduler:
-            raise UsageError("--scheduler needs --engine dask")
-        yield None
-        return
-    from dedupe_releases.dask_engine import DaskEngine, scheduler_address
-
-    with DaskEngine(scheduler_address(scheduler)) as engine:
-        yield engine
 
 
 @contextlib.contextmanager
@@ -265,18 +256,14 @@ def cli() -> None:
     help="No progress bar and no warnings on stderr (skipped files stay in the output).",
 )
 @click.option(
-    "--engine",
-    type=click.Choice(["local", "dask"]),
-    default="local",
-    show_default=True,
-    help="Where reading, hashing and verification run: here, or on a Dask cluster.",
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Worker processes for reading and hashing [default: every core]. Same result for any.",
 )
-@click.option(
-    "--scheduler",
-    metavar="ADDRESS",
-    help="Dask scheduler for --engine dask (tcp://host:8786) [default: $DASK_SCHEDULER_ADDRESS,"
-    " else a cluster on this machine].",
-)
+@index_options
+@engine_options
 def scan(
     paths: tuple[Path, ...],
     threshold: float,
@@ -293,8 +280,10 @@ def scan(
     fmt: str,
     output: Path | None,
     quiet: bool,
+    jobs: int | None,
     engine: str,
     scheduler: str | None,
+    **index_opts: Any,
 ) -> None:
     """Find near-duplicate articles in PATHS (files or folders, read recursively).
 
@@ -310,6 +299,7 @@ def scan(
       dedupe-releases scan ./dump | jq '.clusters[].canonical.title'
       dedupe-releases scan ./dump -f jsonl -o clusters.jsonl
       dedupe-releases scan ./dump -t 0.8 -x '*.bak' -i '*.txt'
+      dedupe-releases scan ./dump --index archive.db --changes   # nightly, from cron
     """
     from dedupe_releases import output as out
     from dedupe_releases.pipeline import scan as run_scan
@@ -335,8 +325,28 @@ def scan(
         verify=VerifyConfig(threshold=threshold, min_ratio=min_ratio),
     )
     fmt = _formats(fmt, output)
-    with _handled(), _engine(engine, scheduler) as runner, _progress(quiet) as on_file:
-        result = run_scan(paths, config, on_file=on_file, engine=runner)
+    cli_index.setup_log(index_opts.get("log_file"))
+    if index_opts.get("index") is not None:
+        with (
+            _handled(),
+            open_engine(engine, scheduler, jobs) as runner,
+            _progress(quiet) as on_file,
+        ):
+            ctx = click.get_current_context()
+            opts = {**index_opts, "engine": runner}
+            cli_index.scan_with_index(ctx, paths, config, fmt, output, quiet, on_file, opts)
+    if index_opts.get("changes"):
+        raise click.BadParameter("--changes needs --index", param_hint="--changes")
+    decisions = None
+    if index_opts.get("decisions") is not None:
+        from dedupe_releases.decisions import load_decisions
+
+        with _handled():
+            decisions = load_decisions(index_opts["decisions"])
+    with _handled(), open_engine(engine, scheduler, jobs) as runner, _progress(quiet) as on_file:
+        result = run_scan(
+            paths, config, on_file=on_file, jobs=jobs, decisions=decisions, engine=runner
+        )
     if not quiet:
         for problem in result.problems:
             warn(f"{problem.source}: {problem.reason}")
@@ -808,6 +818,10 @@ def escape_path(path: Path) -> str:
     return escape_control(str(path))
 
 
+cli.add_command(cli_index.clusters)
+cli.add_command(cli_index.index_group)
+
+
 def main(argv: list[str] | None = None, stdout: IO[str] | None = None) -> None:
     """Console-script entry point.
 
@@ -820,10 +834,39 @@ def main(argv: list[str] | None = None, stdout: IO[str] | None = None) -> None:
         cli.main(args=argv, prog_name="dedupe-releases")
     except Interrupted as exc:
         _ignore_signals()  # a second signal while we report the first
-        fail(str(exc), exc.exit_code)
+        warn(str(exc))
+        _exit_now(exc.exit_code)
+    except SystemExit as exc:
+        if exc.code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
+            _ignore_signals()
+            _exit_now(int(exc.code))
+        raise
     finally:
         # Exiting now: a late signal must not raise during interpreter shutdown.
         _ignore_signals()
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Leave an interrupted run at once, past interpreter shutdown.
+
+    Everything that must survive is already safe: output is written whole or not at all,
+    the index commits per file (an open transaction rolls back, as after SIGKILL), and pool
+    workers die with this process. Skipping shutdown means no joining of the pool's
+    management thread, which can wait forever once the run was cut short.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    with contextlib.suppress(Exception):
+        # multiprocessing's resource tracker would print "leaked semaphore" warnings on our
+        # stderr for the pool we did not shut down: stop it quietly (the semaphores go with
+        # the pool's processes; one stderr line per problem stays the rule).
+        from multiprocessing import resource_tracker
+
+        tracker_pid = getattr(resource_tracker._resource_tracker, "_pid", None)
+        if tracker_pid:
+            os.kill(tracker_pid, signal.SIGKILL)
+    os._exit(int(code))
 
 
 def _ignore_signals() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 from dedupe_releases.canonical import pick_canonical
 from dedupe_releases.records import Article, Cluster, Match
@@ -49,10 +49,12 @@ def cluster_matches(
     match: Callable[[str, str], Match | None],
     position: Callable[[str], int],
     size: Callable[[Article], int] | None = None,
+    pinned: Collection[str] = (),
 ) -> list[Cluster]:
     """Group articles joined by exact/near matches; every member verified against the canonical.
 
-    ``size`` measures an article's completeness for the canonical choice (``pick_canonical``).
+    ``size`` measures an article's completeness for the canonical choice (``pick_canonical``);
+    ``pinned``: article ids a reviewer chose as canonical.
     """
     edges = [(m.a, m.b) for m in matches if m.relation in CLUSTER_RELATIONS]
     nodes = sorted({x for e in edges for x in e}, key=position)
@@ -60,7 +62,9 @@ def cluster_matches(
     pending = [sorted(c, key=position) for c in _components(nodes, edges)]
     while pending:
         group = pending.pop()
-        canonical, runner_up, reasons = pick_canonical([article(i) for i in group], position, size)
+        canonical, runner_up, reasons = pick_canonical(
+            [article(i) for i in group], position, size, pinned
+        )
         kept: dict[str, float] = {canonical.id: 1.0}
         rejected: list[str] = []
         for member in group:
@@ -75,7 +79,7 @@ def cluster_matches(
             members = tuple(sorted(kept, key=position))
             if runner_up is not None and runner_up.id not in kept:
                 canonical, runner_up, reasons = pick_canonical(
-                    [article(i) for i in members], position, size
+                    [article(i) for i in members], position, size, pinned
                 )
             clusters.append(
                 Cluster(

@@ -21,6 +21,9 @@ class ExitCode(IntEnum):
     LOCKED = 5  #: another run holds the index
     OUTPUT = 6  #: the --output file or export folder could not be written
     ENGINE = 7  #: --engine dask: the cluster could not be reached or could not finish the run
+    #: with ``--changes`` only: every input was read and this run changed clusters (events on
+    #: stdout). Ranks between OK and PARTIAL: a run that also skipped inputs exits PARTIAL.
+    CHANGED = 10
     INTERRUPTED = 130  #: SIGINT (Ctrl-C)
     TERMINATED = 143  #: SIGTERM
 

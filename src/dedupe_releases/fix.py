@@ -8,11 +8,14 @@ fixing fixed text changes nothing. Never decides where articles start (that is `
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
 import ftfy
+import ftfy.badness
+import ftfy.fixes
 
 from dedupe_releases.config import FixConfig
 from dedupe_releases.records import Block, Fix, FixedText, SourceText, merge_fixes
@@ -35,6 +38,84 @@ _LINK = re.compile(r"\[([^\[\]\n]*)\]\(([^()\s]*)\)")
 _FINAL_PUNCT = frozenset(".!?:;\"')]”’…")
 
 
+def _plain_chars() -> str:
+    """Characters on which every ftfy step but mojibake repair and quote uncurling is a no-op.
+
+    Printable ASCII, tab, Latin-1, Latin Extended-A, general punctuation and currency signs,
+    each kept only if ftfy's ligature, width, control-character and C1 fixers and NFC leave
+    it alone and it never combines with a neighbour (no combining marks in the set).
+    """
+    import unicodedata
+
+    candidates = itertools.chain(
+        [0x09],
+        range(0x20, 0x7F),
+        range(0xA0, 0x180),
+        range(0x2010, 0x2028),
+        range(0x2030, 0x205F),
+        range(0x20A0, 0x20C1),
+        [0x2122],
+    )
+    kept = []
+    for code in candidates:
+        c = chr(code)
+        if (
+            ftfy.fixes.fix_latin_ligatures(c) == c
+            and ftfy.fixes.fix_character_width(c) == c
+            and ftfy.fixes.remove_control_chars(c) == c
+            and ftfy.fixes.remove_terminal_escapes(c) == c
+            and unicodedata.normalize("NFC", c) == c
+            and unicodedata.combining(c) == 0
+            and unicodedata.category(c) not in {"Mn", "Mc", "Me", "Cc", "Cf", "Cs", "Co", "Cn"}
+        ):
+            kept.append(c)
+    return "".join(kept)
+
+
+PLAIN_CHARS = _plain_chars()
+_NOT_PLAIN = re.compile("[^" + re.escape(PLAIN_CHARS) + "]")
+#: The typographic characters of most English archive text. Of ftfy's mojibake patterns
+#: (``ftfy.badness.BADNESS_RE``) a text made of these and ASCII can match only where a
+#: closing quote or currency sign is followed by a currency sign or opening quote.
+QUIET_CHARS = "\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00a3\u20ac"
+_NOT_QUIET = re.compile(r"[^\t\x20-\x7e" + QUIET_CHARS + "]")
+_QUIET_RISK = re.compile("[\u00a3\u20ac\u201d][\u00a3\u20ac\u201c\u2018]")
+_FTFY_SEGMENT = _FTFY.max_decode_length
+# What the cheap per-line fixes look for; a line without any of these skips them.
+_CHEAP_FIXES = re.compile(f"{_SPACES.pattern}|{_INVISIBLE.pattern}|  |\\[")
+
+
+def _looks_bad(line: str) -> bool:
+    """ftfy's mojibake test (``is_bad``), answered without it for quiet text."""
+    if _NOT_QUIET.search(line) is None:
+        return _QUIET_RISK.search(line) is not None and ftfy.badness.is_bad(line)
+    return ftfy.badness.is_bad(line)
+
+
+def ftfy_fix(line: str) -> str:
+    """``ftfy.fix_text(line, _FTFY)``, skipping ftfy where it provably changes nothing else.
+
+    ASCII without control characters is returned as it is. On a line of :data:`PLAIN_CHARS`
+    that ftfy's own mojibake check passes, ftfy's only possible change is uncurling quotes,
+    so that is applied directly (ftfy runs its fixers to a fixed point: after uncurling, the
+    one step left to check is the mojibake test on the new text). Everything else goes
+    through ftfy. Equality with ftfy is tested line by line (``tests/test_fix_fast_path.py``).
+
+    >>> ftfy_fix("It\u2019s \u00a317m")
+    "It's £17m"
+    >>> ftfy_fix("the Government\u00e2\u20ac\u2122s plan")
+    "the Government's plan"
+    """
+    if line.isascii():
+        if not _has_control(line):
+            return line
+    elif len(line) <= _FTFY_SEGMENT and not _NOT_PLAIN.search(line) and not _looks_bad(line):
+        new = ftfy.fixes.uncurl_quotes(line)
+        if new == line or new.isascii() or not _looks_bad(new):
+            return new
+    return ftfy.fix_text(line, _FTFY)
+
+
 def fix_line(line: str, config: FixConfig = FixConfig()) -> tuple[str, Counter[str]]:
     """Repair one line of text. Returns the new line and the count of each repair.
 
@@ -48,29 +129,38 @@ def fix_line(line: str, config: FixConfig = FixConfig()) -> tuple[str, Counter[s
     The steps feed each other (an entity can decode to mojibake, removing a zero-width
     space can complete one), so they repeat until nothing changes: fixing twice is a no-op.
     """
+    fixed, fixes = _fix_line(line, config)
+    return fixed, fixes if fixes is not None else Counter()
+
+
+def _fix_line(line: str, config: FixConfig) -> tuple[str, Counter[str] | None]:
+    """``fix_line``; the counts are None when nothing was repaired (the common case)."""
     fixes: Counter[str] = Counter()
     for _ in range(4):
         line, others_changed = _fix_once(line, config, fixes)
         if not others_changed:
             break
-    return line, fixes
+    return line, fixes or None
 
 
 def _fix_once(line: str, config: FixConfig, fixes: Counter[str]) -> tuple[str, bool]:
     """One pass of every step; says whether a step other than ftfy changed the line."""
     changed = False
     for _ in range(3):  # entities may be escaped twice ("&amp;amp;"): unescape to a fixed point
-        new = _ENTITY.sub(lambda m: html.unescape(m.group(0)), line)
+        if "&" not in line:
+            break
+        new = _ENTITY.sub(_unescape, line)
         if new == line:
             break
         fixes["html_entities"] += 1
         line, changed = new, True
-    # ftfy cannot change ASCII text without control characters: skip its cost there.
-    if config.ftfy and (not line.isascii() or _has_control(line)):
-        new = ftfy.fix_text(line, _FTFY)
+    if config.ftfy:
+        new = ftfy_fix(line)
         if new != line:
             fixes["ftfy"] += 1
             line = new
+    if not (_CHEAP_FIXES.search(line) or line[:1].isspace() or line[-1:].isspace()):
+        return line, changed  # nothing below can change it
     new = _SPACES.sub(" ", _INVISIBLE.sub("", line))
     if new != line:
         fixes["spaces"] += 1
@@ -91,6 +181,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 def _has_control(line: str) -> bool:
     return _CONTROL.search(line) is not None
+
+
+def _unescape(m: re.Match[str]) -> str:
+    return html.unescape(m.group(0))
 
 
 def fix_source(source: SourceText, config: FixConfig = FixConfig()) -> FixedText:
@@ -116,18 +210,29 @@ def fix_blocks(
     block_fixes: Counter[str] = Counter()
     first = 0
     normalised = _LINE_BREAKS.sub("\n", text)
-    for number, line in enumerate(normalised.split("\n"), start=1):
-        fixed, line_fixes = fix_line(line, config)
-        counts.update(line_fixes)
+    originals = normalised.split("\n")
+    slow = _slow_lines(normalised)
+    # Every other line is quiet text that only needs its quotes uncurled (see _SLOW_LINE).
+    quick = (ftfy.fixes.uncurl_quotes(normalised) if config.ftfy else normalised).split("\n")
+    for number, line in enumerate(originals, start=1):
+        if number - 1 in slow:
+            fixed, line_fixes = _fix_line(line, config)
+        else:
+            fixed = quick[number - 1]
+            line_fixes = _FTFY_ONCE if fixed != line else None
+        if line_fixes:
+            counts.update(line_fixes)
         if fixed:
             if not lines:
                 first = number
             lines.append(fixed)
-            block_fixes.update(line_fixes)
+            if line_fixes:
+                block_fixes.update(line_fixes)
         elif lines:
             raw.append(Block("\n".join(lines), first, number - 1, _as_fixes(block_fixes)))
             lines = []
-            block_fixes = Counter()
+            if block_fixes:
+                block_fixes = Counter()
     if lines:
         raw.append(Block("\n".join(lines), first, first + len(lines) - 1, _as_fixes(block_fixes)))
     joined = list(join_broken_paragraphs(raw))
@@ -136,7 +241,47 @@ def fix_blocks(
     return tuple(joined), _as_fixes(counts)
 
 
+# A line with none of these is quiet text (ASCII and QUIET_CHARS, see ``ftfy_fix``) with no
+# mojibake risk, entity, link bracket, odd space or control character, and no space to strip
+# or squeeze: fixing it can only uncurl its quotes, and `_fix_line` gives the same result.
+# Several simple patterns: each is one fast scan of a whole file.
+_SLOW_LINE = (  # (pattern, offset of the character whose line it flags)
+    (re.compile(r"[^\n\x20-\x25\x27-\x5a\x5c-\x7e" + QUIET_CHARS + "]"), 0),  # & and [ too
+    (_QUIET_RISK, 0),
+    (re.compile("  "), 0),
+    (re.compile(" \n"), 0),
+    (re.compile("\n "), 1),
+)
+_FTFY_ONCE: Counter[str] = Counter({"ftfy": 1})
+
+
+def _slow_lines(text: str) -> set[int]:
+    """0-based numbers of the lines of ``text`` that need the full ``_fix_line``."""
+    found: list[int] = []
+    for pattern, at in _SLOW_LINE:
+        pos = 0
+        while (m := pattern.search(text, pos)) is not None:  # one hit per line is enough
+            found.append(m.start() + at)
+            pos = text.find("\n", m.start() + at)  # go on from the end of the flagged line
+            if pos < 0:
+                break
+    found.sort()
+    if text.startswith(" "):
+        found.insert(0, 0)
+    if text.endswith(" "):
+        found.append(len(text) - 1)
+    slow: set[int] = set()
+    pos = number = 0
+    for start in found:
+        number += text.count("\n", pos, start)
+        pos = start
+        slow.add(number)
+    return slow
+
+
 def _as_fixes(counts: Counter[str]) -> tuple[Fix, ...]:
+    if not counts:
+        return ()
     return tuple(Fix(rule, n) for rule, n in sorted(counts.items()) if n)
 
 
@@ -200,7 +345,7 @@ def strip_boilerplate(blocks: Sequence[Block]) -> tuple[tuple[Block, ...], int]:
     >>> [b.text for b in kept], dropped
     (['He said the plan will help every council in the region.'], 2)
     """
-    last_prose = max((i for i, b in enumerate(blocks) if _is_prose(b.text)), default=-1)
+    last_prose = next((i for i in reversed(range(len(blocks))) if _is_prose(blocks[i].text)), -1)
     if last_prose < 0:
         return tuple(blocks), 0
     # Cut at the first listing after the last prose paragraph: a bulleted list that closes

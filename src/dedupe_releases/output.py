@@ -70,6 +70,12 @@ def _source_bytes(raw: bytes | None) -> dict[str, str]:
     return {} if raw is None else {"source_bytes": base64.b64encode(raw).decode("ascii")}
 
 
+def _decided(result: ScanResult, a: str, b: str) -> dict[str, str]:
+    """``{"decision": "same"|"different"}`` for a pair a reviewer decided, else nothing."""
+    verdict = result.decisions.verdict(a, b) if result.decisions else None
+    return {"decision": verdict} if verdict else {}
+
+
 def _cluster(cluster: Cluster, result: ScanResult) -> dict[str, Any]:
     canonical = result.article(cluster.canonical)
     return {
@@ -88,6 +94,7 @@ def _cluster(cluster: Cluster, result: ScanResult) -> dict[str, Any]:
                 **_article_ref(result.article(m)),
                 "canonical": m == cluster.canonical,
                 "similarity": cluster.similarity[m],
+                **_decided(result, m, cluster.canonical),
             }
             for m in cluster.members
         ],
@@ -104,6 +111,7 @@ def _relation(match: Match, result: ScanResult) -> dict[str, Any]:
         "facts": [{"kind": k, "a": x, "b": y} for k, x, y in match.facts],
         "a_title": result.article(match.a).title,
         "b_title": result.article(match.b).title,
+        **_decided(result, match.a, match.b),
     }
 
 
@@ -168,13 +176,31 @@ def records(result: ScanResult) -> Iterator[dict[str, Any]]:
 
 def dumps(value: Any, indent: int | None = None) -> bytes:
     """Strict JSON as UTF-8 bytes: no NaN, and no raw line separators inside strings."""
-    text = json.dumps(value, ensure_ascii=False, allow_nan=False, indent=indent)
-    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085")
-    return text.encode("utf-8")
+    return _escaped(json.dumps(value, ensure_ascii=False, allow_nan=False, indent=indent))
 
 
 def write_json(result: ScanResult, out: BinaryIO) -> None:
-    out.write(dumps(document(result), indent=2) + b"\n")
+    """``dumps(document(result), indent=2)``, written in pieces of about 1 MB.
+
+    A big archive's document is hundreds of MB of JSON: built as one string (and escaped and
+    encoded as two more), it would triple the scan's peak memory.
+    """
+    encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=2)
+    chunk: list[str] = []
+    size = 0
+    for piece in encoder.iterencode(document(result)):
+        chunk.append(piece)
+        size += len(piece)
+        if size > 1 << 20:
+            out.write(_escaped("".join(chunk)))
+            chunk, size = [], 0
+    chunk.append("\n")
+    out.write(_escaped("".join(chunk)))
+
+
+def _escaped(text: str) -> bytes:
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085")
+    return text.encode("utf-8")
 
 
 def write_jsonl(result: ScanResult, out: BinaryIO) -> None:

@@ -2,28 +2,38 @@
 
 ``scan(paths, config)`` streams files through read -> fix -> split -> sketch, collects the
 candidate keys, then verifies candidates, clusters and picks canonicals. Everything before
-the candidate barrier is a generator over files; the barrier keeps ids, band keys and
-sentence hashes (and, for now, the articles themselves, for verification and output).
+the candidate barrier runs file by file in a pool of worker processes (``parallel``), results
+taken in path order; the barrier keeps ids, band keys, sentence and line hashes, and the
+article texts go to a temporary file (``spill.SpillStore``) that verification and output
+read back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any
 
-from dedupe_releases.boilerplate import Boilerplate, line_hashes
+from dedupe_releases.boilerplate import Boilerplate, line_hashes, title_hash
 from dedupe_releases.candidates import sentence_hashes
 from dedupe_releases.cluster import CLUSTER_RELATIONS, cluster_matches
 from dedupe_releases.config import Config
+from dedupe_releases.facts import extract_facts
 from dedupe_releases.fix import fix_source, strip_boilerplate
+from dedupe_releases.parallel import default_jobs, ordered_map
 from dedupe_releases.read import SkipFile, problem, read_source, walk
 from dedupe_releases.records import Article, Cluster, FileRecord, Match, Problem, SourceText
-from dedupe_releases.sketch import sketch_article
+from dedupe_releases.sketch import sketch_article, sketch_texts, tokens
+from dedupe_releases.spill import PackedFile, SpillStore, pack_file
 from dedupe_releases.split import split_text, truncate_article
-from dedupe_releases.store import MemoryStore
-from dedupe_releases.verify import Verifier
+from dedupe_releases.store import ArticleStore
+from dedupe_releases.verify import RATIO_CHARS, Features, Verifier, features, normalised, score
+
+if TYPE_CHECKING:
+    from dedupe_releases.dask_engine import DaskEngine
+    from dedupe_releases.decisions import Decisions
 
 
 @dataclass
@@ -31,12 +41,13 @@ class ScanResult:
     """Everything a scan found, in a deterministic order."""
 
     config: Config
-    store: MemoryStore
+    store: ArticleStore | SpillStore
     clusters: list[Cluster] = field(default_factory=list)
     related: list[Match] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     candidates: int = 0
     boilerplate: Boilerplate = field(default_factory=Boilerplate)
+    decisions: Decisions | None = None  # reviewed pairs and pins, shown in the output
 
     @property
     def files(self) -> int:
@@ -90,6 +101,11 @@ def ingest(path: Path, source: str, config: Config) -> FileRecord | Problem:
         text = read_source(path, source, config.read)
     except (SkipFile, OSError) as exc:
         return problem(path, source, exc)
+    return ingest_text(text, config)
+
+
+def ingest_text(text: SourceText, config: Config) -> FileRecord:
+    """Fix, split and sketch one decoded file. Pure."""
     articles = articles_of(text, config)
     sketches = tuple(
         sketch_article(a, config.sketch, sentence_hashes, line_hashes) for a in articles
@@ -97,6 +113,27 @@ def ingest(path: Path, source: str, config: Config) -> FileRecord | Problem:
     warnings = tuple(p.reason for p in file_warnings(text, articles, config))
     return FileRecord(
         text.source, text.sha256, text.size, text.encoding, tuple(articles), sketches, warnings
+    )
+
+
+def ingest_packed(item: tuple[Path, str] | Problem, config: Config) -> PackedFile | Problem:
+    """Read, fix, split and sketch one file into a ``PackedFile`` (what a worker returns)."""
+    if isinstance(item, Problem):
+        return item
+    path, source = item
+    try:
+        text = read_source(path, source, config.read)
+    except (SkipFile, OSError) as exc:
+        return problem(path, source, exc)
+    articles = articles_of(text, config)
+    return pack_file(
+        text.source,
+        articles,
+        sketch_texts([a.text for a in articles], config.sketch),
+        [line_hashes(a) for a in articles],
+        [title_hash(a.title) for a in articles],
+        tuple(p.reason for p in file_warnings(text, articles, config)),
+        text.source_bytes,
     )
 
 
@@ -137,48 +174,83 @@ def scan(
     paths: Iterable[Path | str],
     config: Config | None = None,
     on_file: Callable[[str], None] | None = None,
-    engine: Engine | None = None,
+    jobs: int | None = None,
+    store: Any = None,
+    decisions: Decisions | None = None,
+    engine: DaskEngine | None = None,
 ) -> ScanResult:
     """Find near-duplicate articles under ``paths`` (files or folders).
 
-    ``engine`` runs ingest, the candidate search and verification elsewhere (``dask_engine``);
-    by default they run here. Clustering and the canonical choice always run here, so the
-    result is the same for every engine.
+    ``jobs`` worker processes read, fix, split and sketch the files (default: every core);
+    the result is the same for any number. ``store``: where articles and keys go (a spill
+    store unless given; an ``index.Index`` works too, read in this process).
+    ``decisions``: reviewed pairs and pins to honour. ``engine``: a ``dask_engine.DaskEngine``
+    that runs ingest, the candidate search and verification on a Dask cluster instead of
+    ``jobs`` local processes (same result; clustering and canonicals stay here).
     """
     config = config or Config()
-    engine = engine or LocalEngine()
-    store = MemoryStore()
-    result = ScanResult(config, store)
-    for item in engine.records([Path(p) for p in paths], config, on_file):
+    spill = SpillStore() if store is None else None
+    if engine is not None and spill is None:
+        raise ValueError("an engine scans into its own spill store: give no store")
+    result = ScanResult(config, spill if spill is not None else store, decisions=decisions or None)
+    stream: Iterable[Any]
+    if spill is not None:
+        work = partial(ingest_packed, config=config)
+        items = walk([Path(p) for p in paths], config.read)
+        if engine is None:
+            stream = ordered_map(work, items, jobs or default_jobs())
+        else:
+            stream = engine.ingest(items, config)
+        add: Callable[[Any], None] = spill.add_packed
+    else:
+        stream = ingest_all([Path(p) for p in paths], config)
+        add = store.add
+    for item in stream:
         if isinstance(item, Problem):
             result.problems.append(item)
         else:
-            store.add(item)
-            raw = item.articles[0].source_bytes if item.articles else None
+            add(item)
             result.problems.extend(
-                Problem(item.source, w, kind="warning", source_bytes=raw) for w in item.warnings
+                Problem(
+                    item.source, w, kind="warning", source_bytes=getattr(item, "source_bytes", None)
+                )
+                for w in item.warnings
             )
-    pairs = engine.candidate_pairs(store, config)
+        if on_file is not None:
+            on_file(item.source)
+    store = result.store
+    if engine is None:
+        pairs = store.candidate_pairs(config.verify.min_shared_sentences)
+    else:
+        pairs = engine.candidate_pairs(config)
     result.candidates = len(pairs)
     # Boilerplate is learned from every file's body lines, then masked before verification
     # (the band keys above saw it: they only propose pairs, they never decide).
     v = config.verify
     if v.mask_boilerplate:
         result.boilerplate = store.boilerplate(v.boilerplate_min_titles, v.boilerplate_min_files)
-    verifier = make_verifier(store.article, config, result.boilerplate)
-    known = engine.verify(pairs, store.article, config, result.boilerplate)
-
-    def match(a: str, b: str) -> Match | None:
-        key = (a, b) if a <= b else (b, a)
-        return known[key] if key in known else verifier.match(a, b)
-
-    matches = [m for a, b in pairs if (m := match(a, b)) is not None]
+    mask = result.boilerplate.mask if result.boilerplate.hashes else None
+    fast = partial(_stored_features, spill, config, result.boilerplate) if spill else None
+    verifier = Verifier(store.article, config.sketch, v, sentence_hashes, text=mask, features=fast)
+    if engine is not None:
+        verifier.remember(engine.verify(pairs, store.article, config, result.boilerplate))
+    matches = [m for a, b in pairs if (m := verifier.match(a, b)) is not None]
+    match: Callable[[str, str], Match | None] = verifier.match
+    edges: Iterable[Match] = matches
+    pinned: frozenset[str] = frozenset()
+    if decisions:
+        match = decisions.wrap(
+            verifier.match, lambda a, b: score(verifier.features(a), verifier.features(b))
+        )
+        edges = list(decisions.edges(matches, match, _has(store)))
+        pinned = decisions.pinned
     result.clusters = cluster_matches(
-        matches,
+        edges,
         store.article,
         match,
         store.position,
         lambda a: verifier.features(a.id).words,
+        pinned,
     )
     cluster_of = {m: c.id for c in result.clusters for m in c.members}
     # Every verified pair not inside one cluster is reported, in path order: `related`
@@ -198,57 +270,45 @@ def scan(
     return result
 
 
-def make_verifier(
-    articles: Callable[[str], Article], config: Config, boilerplate: Boilerplate
-) -> Verifier:
-    """The verifier of a scan: the same on every engine, so every engine finds the same."""
-    mask = boilerplate.mask if boilerplate.hashes else None
-    return Verifier(articles, config.sketch, config.verify, sentence_hashes, text=mask)
+def _stored_features(
+    store: SpillStore, config: Config, boilerplate: Boilerplate, article_id: str
+) -> Features:
+    """``verify.features`` from what the workers stored: the article is not tokenised again.
+
+    An article holding a learned boilerplate line is compared without it: its features are
+    computed from the masked text instead.
+    """
+    article, shingles = store.article_and_shingles(article_id)
+    if boilerplate.hashes and store.has_line(article_id, boilerplate.hashes):
+        return features(article, config.sketch, sentence_hashes, boilerplate.mask(article))
+    text = article.text[: config.sketch.max_article_chars]
+    words = normalised(text, limit=None)
+    return Features(
+        shingles,
+        words[:RATIO_CHARS],
+        store.sentences(article_id),
+        words.count(" ") + 1 if words else 0,
+        " ".join(tokens(article.title)),
+        extract_facts(text, article.title),
+    )
 
 
-class Engine(Protocol):
-    """Where ingest, the candidate search and verification run (see ``LocalEngine``)."""
+def _has(store: Any) -> Callable[[str], bool]:
+    def has(article_id: str) -> bool:
+        try:
+            store.position(article_id)
+        except KeyError:
+            return False
+        return True
 
-    def records(
-        self, paths: Sequence[Path], config: Config, on_file: Callable[[str], None] | None
-    ) -> Iterator[FileRecord | Problem]:
-        """Each file's record (or problem), in path order."""
-        ...
-
-    def candidate_pairs(self, store: MemoryStore, config: Config) -> list[tuple[str, str]]:
-        """``store.candidate_pairs``: the pairs to verify, in path order."""
-        ...
-
-    def verify(
-        self,
-        pairs: Sequence[tuple[str, str]],
-        articles: Callable[[str], Article],
-        config: Config,
-        boilerplate: Boilerplate,
-    ) -> dict[tuple[str, str], Match | None]:
-        """Relations already verified, by (smaller id, larger id); the rest is verified here."""
-        ...
+    return has
 
 
-class LocalEngine:
-    """Everything in this process, file by file."""
+def scan_incremental(*args: Any, **kwargs: Any) -> Any:
+    """``incremental.scan_incremental``: a scan backed by a persistent index."""
+    from dedupe_releases.incremental import scan_incremental as run
 
-    def records(
-        self, paths: Sequence[Path], config: Config, on_file: Callable[[str], None] | None
-    ) -> Iterator[FileRecord | Problem]:
-        return ingest_all(paths, config, on_file)
-
-    def candidate_pairs(self, store: MemoryStore, config: Config) -> list[tuple[str, str]]:
-        return store.candidate_pairs(config.verify.min_shared_sentences)
-
-    def verify(
-        self,
-        pairs: Sequence[tuple[str, str]],
-        articles: Callable[[str], Article],
-        config: Config,
-        boilerplate: Boilerplate,
-    ) -> dict[tuple[str, str], Match | None]:
-        return {}
+    return run(*args, **kwargs)
 
 
 def _ordered(m: Match, position: Callable[[str], int]) -> Match:
@@ -259,4 +319,12 @@ def _ordered(m: Match, position: Callable[[str], int]) -> Match:
     return Match(m.b, m.a, flipped.get(m.relation, m.relation), m.scores, m.evidence, facts)
 
 
-__all__ = ["Engine", "LocalEngine", "ScanResult", "articles_of", "ingest", "make_verifier", "scan"]
+__all__ = [
+    "ScanResult",
+    "articles_of",
+    "ingest",
+    "ingest_packed",
+    "ingest_text",
+    "scan",
+    "scan_incremental",
+]

@@ -1,17 +1,20 @@
 """Stage 4a: word shingles and MinHash signatures.
 
-Takes an ``Article``; returns its shingle hashes and a ``Sketch`` (a MinHash signature).
-Tokens are hashed once to integers and combined into shingle hashes with numpy, so no
-shingle string is ever built; the signature uses datasketch's ``affine32`` permutations
-(``MinHash(num_perm, seed).permutations``) and equals ``datasketch.MinHash`` fed the same
-shingle hashes, so signatures can be stored as ``LeanMinHash`` bytes. Never compares articles.
+Takes an ``Article`` (or a batch of texts); returns its shingle hashes and a ``Sketch`` (a
+MinHash signature, LSH band keys and the hashes of its long sentences). Tokens are hashed
+once to integers and combined into shingle and sentence hashes with numpy, so no shingle
+string is ever built; ``sketch_texts`` does a whole file's articles in one pass. The
+signature uses datasketch's ``affine32`` permutations (``MinHash(num_perm, seed).permutations``)
+and equals ``datasketch.MinHash`` fed the same shingle hashes, so signatures can be stored as
+``LeanMinHash`` bytes. Never compares articles.
 """
 
 from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -24,6 +27,13 @@ U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
 
 _TOKEN = re.compile(r"\w+")
+# Where a sentence ends: a newline, or final punctuation, closing quotes/brackets and a space
+# (the plain form: r"\n+|[.!?][\"')\]]*\s+"). Written to start with one character class,
+# which the regex engine scans for 4x faster; it splits the tokens into the same sentences
+# (tested). The separators hold no word characters, so no token is lost or split.
+_SENTENCE = re.compile(r"[\n.!?](?:(?<=\n)|[\"')\]]*\s)")
+#: Shortest sentence, in words, whose hash is kept (a shared passage, not a stock phrase).
+MIN_SENTENCE_WORDS = 8
 # An odd 64-bit multiplier (from splitmix64) to combine token hashes position by position.
 _COMBINE = np.uint64(0x9E3779B97F4A7C15)
 _EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's initial (empty) hash value for affine32
@@ -40,8 +50,84 @@ def tokens(text: str) -> list[str]:
 
 def token_hashes(words: list[str]) -> U64:
     """One 32-bit CRC per token, widened to uint64 for combining."""
-    crc = zlib.crc32
-    return np.fromiter((crc(w.encode()) for w in words), dtype=np.uint64, count=len(words))
+    return np.fromiter(map(zlib.crc32, map(str.encode, words)), dtype=np.uint64, count=len(words))
+
+
+def sentence_tokens(text: str) -> tuple[list[str], list[int]]:
+    """The tokens of a text and how many fall in each sentence.
+
+    The sentence breaks hold no word characters, so the tokens are exactly ``tokens(text)``.
+
+    >>> sentence_tokens("One two. Three\\n\\nfour five")
+    (['one', 'two', 'three', 'four', 'five'], [2, 1, 0, 2])
+    """
+    words: list[str] = []
+    counts: list[int] = []
+    find = _TOKEN.findall
+    for piece in _SENTENCE.split(text):
+        found = find(piece.casefold())
+        words += found
+        counts.append(len(found))
+    return words, counts
+
+
+# Odd multipliers are invertible modulo 2**64: a run's polynomial hash can be read off prefix
+# sums and shifted to start at power 0, so equal runs hash equal wherever they occur.
+_RUN = 0xD6E8FEB86659FD93
+_RUN_INVERSE = pow(_RUN, -1, 2**64)
+
+
+def _powers(base: int, n: int) -> U64:
+    out = np.full(n, base, dtype=np.uint64)
+    out[0] = 1
+    with np.errstate(over="ignore"):
+        return np.cumprod(out, dtype=np.uint64)
+
+
+def run_hashes(hashes: U64, starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]) -> U64:
+    """One 64-bit hash per run ``hashes[start:start+length]``, depending only on its values."""
+    n = len(hashes)
+    with np.errstate(over="ignore"):
+        prefix = np.zeros(n + 1, dtype=np.uint64)
+        np.cumsum(hashes * _powers(_RUN, n), out=prefix[1:])
+        runs = (prefix[starts + lengths] - prefix[starts]) * _powers(_RUN_INVERSE, n + 1)[starts]
+        return _fmix64(runs + lengths.astype(np.uint64) * _COMBINE)
+
+
+def _sentence_runs(counts: Sequence[int], offset: int = 0) -> tuple[npt.NDArray[np.int64], ...]:
+    lengths = np.asarray(counts, dtype=np.int64)
+    starts = np.cumsum(lengths) - lengths + offset
+    long = lengths >= MIN_SENTENCE_WORDS
+    return starts[long], lengths[long]
+
+
+def text_hashes(text: str, size: int) -> tuple[list[str], U32, U64]:
+    """Tokens, distinct shingle hashes and distinct sentence hashes of a text, tokenised once.
+
+    The same values as ``tokens``, ``shingle_hashes`` and ``sentence_hashes`` one by one.
+    """
+    words, counts = sentence_tokens(text)
+    hashes = token_hashes(words)
+    starts, lengths = _sentence_runs(counts)
+    sentences = (
+        np.unique(run_hashes(hashes, starts, lengths))
+        if len(starts)
+        else np.empty(0, dtype=np.uint64)
+    )
+    return words, _shingles_of(hashes, size), sentences
+
+
+def sentence_hashes(text: str) -> U64:
+    """Sorted 64-bit hashes of the distinct long sentences of a text (quotes, passages).
+
+    >>> len(sentence_hashes("Too short. " + "This sentence has more than eight words in it. " * 2))
+    1
+    """
+    words, counts = sentence_tokens(text)
+    starts, lengths = _sentence_runs(counts)
+    if not len(starts):
+        return np.empty(0, dtype=np.uint64)
+    return np.unique(run_hashes(token_hashes(words), starts, lengths))
 
 
 def _fmix64(h: U64) -> U64:
@@ -62,11 +148,14 @@ def shingle_hashes(words: list[str], size: int) -> U32:
     >>> len(shingle_hashes(["short", "text"], 5)), len(shingle_hashes([], 5))
     (1, 0)
     """
-    if not words:
+    return _shingles_of(token_hashes(words), size)
+
+
+def _shingles_of(th: U64, size: int) -> U32:
+    if not len(th):
         return np.empty(0, dtype=np.uint32)
-    th = token_hashes(words)
-    n = max(len(words) - size + 1, 1)
-    width = min(size, len(words))
+    n = max(len(th) - size + 1, 1)
+    width = min(size, len(th))
     with np.errstate(over="ignore"):
         acc = np.zeros(n, dtype=np.uint64)
         for j in range(width):
@@ -77,10 +166,20 @@ def shingle_hashes(words: list[str], size: int) -> U32:
 
 @lru_cache(maxsize=8)
 def permutations(num_perm: int, seed: int) -> tuple[U32, U32]:
-    """datasketch's affine32 permutation parameters ``(a, b)`` for these settings."""
-    from datasketch import MinHash
+    """datasketch's affine32 permutation parameters ``(a, b)`` for these settings.
 
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    Drawn as datasketch 2.x draws them, without importing it (its import costs ~0.5 s in
+    every worker process):
+
+    >>> from datasketch import MinHash
+    >>> a, b = MinHash(num_perm=128, seed=1, scheme="affine32").permutations
+    >>> mine = permutations(128, 1)
+    >>> bool((mine[0] == a).all() and (mine[1] == b).all())
+    True
+    """
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
     return np.ascontiguousarray(a, dtype=np.uint32), np.ascontiguousarray(b, dtype=np.uint32)
 
 
@@ -126,6 +225,131 @@ def band_keys(signature: U32, bands: int) -> U64:
         acc = np.arange(bands, dtype=np.uint64)
         for r in range(rows):
             acc = acc * _COMBINE + m[:, r]
+        return _fmix64(acc)
+
+
+@dataclass(frozen=True, slots=True)
+class SketchBatch:
+    """Sketches of a batch of texts as arrays: row ``i`` belongs to text ``i``."""
+
+    signatures: U32  # (n, num_perm)
+    band_keys: U64  # (n, bands); meaningless where ``shingled`` is False
+    shingled: npt.NDArray[np.bool_]  # (n,) the text has at least one shingle
+    sentences: U64  # every text's distinct long-sentence hashes, sorted, one text after another
+    sentence_counts: npt.NDArray[np.int64]  # (n,) how many of ``sentences`` each text has
+    shingles: U32  # every text's distinct shingle hashes, sorted, one text after another
+    shingle_counts: npt.NDArray[np.int64]  # (n,) how many of ``shingles`` each text has
+
+    def sketch(self, i: int, article_id: str, shingles: int) -> Sketch:
+        """Text ``i`` as a ``Sketch`` record."""
+        start = int(self.sentence_counts[:i].sum())
+        sentences = self.sentences[start : start + int(self.sentence_counts[i])]
+        bands = self.band_keys[i] if self.shingled[i] else np.empty(0, dtype=np.uint64)
+        return Sketch(
+            article_id,
+            self.signatures[i].astype("<u4").tobytes(),
+            shingles,
+            bands.astype("<u8").tobytes(),
+            sentences.astype("<u8").tobytes(),
+        )
+
+
+def sketch_texts(texts: Sequence[str], config: SketchConfig = SketchConfig()) -> SketchBatch:
+    """Signatures, band keys and sentence hashes of many texts, tokenised once, in numpy.
+
+    The same values as ``minhash(shingle_hashes(tokens(text)))``, ``band_keys`` and
+    ``sentence_hashes`` text by text (tested), at a fraction of the per-call cost.
+
+    >>> batch = sketch_texts(["one two three four five six", "", "one two three"])
+    >>> batch.shingled.tolist(), batch.signatures.shape
+    ([True, False, True], (3, 128))
+    >>> one = shingle_hashes(tokens("one two three four five six"), 5)
+    >>> bool((batch.signatures[0] == minhash(one)).all())
+    True
+    """
+    size, n = config.shingle_size, len(texts)
+    words: list[str] = []
+    token_counts = np.zeros(n, dtype=np.int64)
+    piece_counts: list[int] = []
+    for i, text in enumerate(texts):
+        w, counts = sentence_tokens(text[: config.max_article_chars])
+        words += w
+        piece_counts += counts
+        token_counts[i] = len(w)
+    hashes = token_hashes(words)
+    token_starts = np.cumsum(token_counts) - token_counts
+
+    # Shingles: every window of `size` tokens inside one text (a shorter text: one window).
+    total = len(hashes)
+    windows = max(total - size + 1, 0)
+    with np.errstate(over="ignore"):
+        acc = np.zeros(windows, dtype=np.uint64)
+        for j in range(size):
+            acc = acc * _COMBINE + hashes[j : j + windows]
+        raw = (_fmix64(acc + np.uint64(size)) >> np.uint64(32)).astype(np.uint32)
+        mixed = _fmix32(raw)
+    a, b = permutations(config.num_perm, config.seed)
+    distinct: list[U32] = []
+    distinct_counts = np.zeros(n, dtype=np.int64)
+    signatures = np.full((n, config.num_perm), _EMPTY, dtype=np.uint32)
+    shingled = token_counts > 0
+    longest = int(max(token_counts.max(initial=0) - size + 1, 1))
+    buffer = np.empty((min(longest, _CHUNK), config.num_perm), dtype=np.uint32)
+    with np.errstate(over="ignore"):
+        for i in np.flatnonzero(shingled).tolist():
+            start, count = int(token_starts[i]), int(token_counts[i])
+            if count >= size:
+                values = mixed[start : start + count - size + 1]
+                unique = np.unique(raw[start : start + count - size + 1])
+            else:
+                unique = shingle_hashes(words[start : start + count], size)
+                values = _fmix32(unique)
+            distinct.append(unique)
+            distinct_counts[i] = len(unique)
+            out = signatures[i]
+            for lo in range(0, len(values), _CHUNK):
+                chunk = values[lo : lo + _CHUNK]
+                m = buffer[: len(chunk)]
+                np.multiply(chunk[:, None], a, out=m)
+                m += b
+                np.minimum(out, m.min(axis=0), out=out)
+    keys = _band_key_rows(signatures, config.bands)
+
+    # Sentences: runs of at least MIN_SENTENCE_WORDS tokens between sentence breaks.
+    starts, lengths = _sentence_runs(piece_counts)
+    owners = np.searchsorted(token_starts, starts, side="right") - 1
+    if len(starts):
+        found = run_hashes(hashes, starts, lengths)
+        order = np.lexsort((found, owners))
+        found, owners = found[order], owners[order]
+        keep = np.r_[True, (found[1:] != found[:-1]) | (owners[1:] != owners[:-1])]
+        found, owners = found[keep], owners[keep]
+    else:
+        found = np.empty(0, dtype=np.uint64)
+    return SketchBatch(
+        signatures,
+        keys,
+        shingled,
+        found,
+        np.bincount(owners, minlength=n).astype(np.int64),
+        np.concatenate(distinct) if distinct else np.empty(0, dtype=np.uint32),
+        distinct_counts,
+    )
+
+
+#: Shingles per step of the MinHash loop: the (chunk x num_perm) block stays in cache.
+_CHUNK = 2048
+
+
+def _band_key_rows(signatures: U32, bands: int) -> U64:
+    """``band_keys`` of every row of a signature matrix."""
+    n, num_perm = signatures.shape
+    rows = num_perm // bands
+    m = signatures[:, : bands * rows].reshape(n, bands, rows).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        acc = np.broadcast_to(np.arange(bands, dtype=np.uint64), (n, bands)).copy()
+        for r in range(rows):
+            acc = acc * _COMBINE + m[:, :, r]
         return _fmix64(acc)
 
 

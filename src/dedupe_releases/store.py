@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from typing import Protocol
 
 import numpy as np
 
@@ -15,6 +16,19 @@ from dedupe_releases.boilerplate import Boilerplate, learn, title_hash
 from dedupe_releases.candidates import CandidateIndex
 from dedupe_releases.records import Article, FileRecord
 from dedupe_releases.sketch import U64
+
+
+class ArticleStore(Protocol):
+    """What a scan's result needs from a store (``MemoryStore`` or ``index.Index``)."""
+
+    @property
+    def files(self) -> int: ...
+
+    def __len__(self) -> int: ...
+
+    def article(self, article_id: str) -> Article: ...
+
+    def position(self, article_id: str) -> int: ...
 
 
 class MemoryStore:

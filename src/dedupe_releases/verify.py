@@ -20,6 +20,7 @@ The relations, checked in this order (thresholds in ``config.VerifyConfig``):
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,6 +69,19 @@ def features(
         " ".join(tokens(article.title)),
         extract_facts(text, article.title),
     )
+
+
+_NON_WORD = re.compile(r"\W+")
+
+
+def normalised(text: str, limit: int | None = RATIO_CHARS) -> str:
+    """``" ".join(tokens(text))[:limit]`` in one regex pass: what the ratio compares.
+
+    >>> text = "  It's £17 MILLION -- more!_  "
+    >>> normalised(text) == " ".join(tokens(text))
+    True
+    """
+    return _NON_WORD.sub(" ", text.casefold()).strip(" ")[:limit]
 
 
 def score(a: Features, b: Features) -> Scores:
@@ -191,6 +205,7 @@ class Verifier:
         sentences: Callable[[str], U64],
         cache_size: int = 4096,
         text: Callable[[Article], str] | None = None,
+        features: Callable[[str], Features] | None = None,
     ) -> None:
         self._articles = articles
         self._sketch = sketch
@@ -200,15 +215,19 @@ class Verifier:
         self._cache_size = cache_size
         self._memo: dict[tuple[str, str], Match | None] = {}
         self._text = text
+        self._features = features  # a faster source of the same features (a store's)
 
     def features(self, article_id: str) -> Features:
         hit = self._cache.get(article_id)
         if hit is not None:
             self._cache.move_to_end(article_id)
             return hit
-        article = self._articles(article_id)
-        text = self._text(article) if self._text is not None else None
-        f = features(article, self._sketch, self._sentences, text)
+        if self._features is not None:
+            f = self._features(article_id)
+        else:
+            article = self._articles(article_id)
+            text = self._text(article) if self._text is not None else None
+            f = features(article, self._sketch, self._sentences, text)
         self._cache[article_id] = f
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
@@ -228,6 +247,10 @@ class Verifier:
                 self._config,
             )
         return self._memo[key]
+
+    def remember(self, verified: dict[tuple[str, str], Match | None]) -> None:
+        """Take relations verified elsewhere (by smaller id, larger id) as this one's own."""
+        self._memo.update(verified)
 
 
 def _art(text: str) -> Article:

@@ -1,0 +1,404 @@
+"""A scan's store with bounded memory: article texts spilled to a temporary file.
+
+Workers turn each file's articles into a ``PackedFile``: candidate keys as flat arrays and
+each article as one binary record (its fixed text and what canonical choice needs). The
+``SpillStore`` appends the records to an anonymous temporary file and keeps, per article,
+only its offset, size and a 64-bit content-hash key (20 bytes), plus the candidate keys;
+``article(id)`` reads a record back through a small LRU cache. Memory therefore grows with
+the number of articles, never with the amount of text. The file is our own scratch space for
+one process: it is never read by anything else and disappears when the scan ends. It takes
+about as much disk as the text scanned (records are not compressed: zlib would cost more
+time than every other step of a record's life).
+Same methods as ``MemoryStore``. Never decides anything.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+from array import array
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO
+
+import numpy as np
+import numpy.typing as npt
+
+from dedupe_releases.boilerplate import Boilerplate, learn_flat, title_hash
+from dedupe_releases.candidates import CandidateIndex
+from dedupe_releases.records import Article, FileRecord, Fix
+from dedupe_releases.sketch import U32, U64, SketchBatch
+
+I64 = npt.NDArray[np.int64]
+
+# first line, last line, flags, then the byte lengths of kind, fixes, title, body and source
+# name bytes, and the number of shingle hashes (uint32, last: what verification compares).
+_HEAD = struct.Struct("<IIBHHIIII")
+_NO_KIND, _TITLE_REPAIRED, _TRUNCATED, _SOURCE_BYTES = 1, 2, 4, 8
+_UTF8 = "utf-8"
+_ERRORS = "surrogatepass"  # lossless for any str
+
+
+def pack_article(article: Article, shingles: U32 | None = None) -> bytes:
+    """One article (and its distinct shingle hashes) as a binary record.
+
+    >>> a = Article("f#1", "f", 1, (2, 9), "Speech", "T", "Body", "ab" * 32, (Fix("ftfy", 2),))
+    >>> unpack_article(pack_article(a), "f", 1) == a
+    True
+    >>> unpack_shingles(pack_article(a, np.array([3, 7], dtype=np.uint32))).tolist()
+    [3, 7]
+    """
+    hashes = b"" if shingles is None else shingles.astype("<u4").tobytes()
+    kind = (article.kind or "").encode(_UTF8, _ERRORS)
+    fixes = ";".join(f"{f.rule}={f.count}" for f in article.fixes).encode(_UTF8, _ERRORS)
+    title = article.title.encode(_UTF8, _ERRORS)
+    body = article.body.encode(_UTF8, _ERRORS)
+    raw = article.source_bytes or b""
+    flags = (
+        (_SOURCE_BYTES if article.source_bytes is not None else 0)
+        | (_NO_KIND if article.kind is None else 0)
+        | (_TITLE_REPAIRED if article.title_repaired else 0)
+        | (_TRUNCATED if article.truncated else 0)
+    )
+    head = _HEAD.pack(
+        article.lines[0],
+        article.lines[1],
+        flags,
+        len(kind),
+        len(fixes),
+        len(title),
+        len(body),
+        len(raw),
+        len(hashes) // 4,
+    )
+    digest = bytes.fromhex(article.content_hash)
+    return b"".join((head, bytes([len(digest)]), digest, kind, fixes, title, body, raw, hashes))
+
+
+def unpack_shingles(record: bytes) -> U32:
+    """The shingle hashes stored in a record (empty if none were)."""
+    n = _HEAD.unpack_from(record)[-1]
+    return np.frombuffer(record, dtype="<u4", count=n, offset=len(record) - 4 * n).astype(np.uint32)
+
+
+def unpack_article(record: bytes, source: str, ordinal: int) -> Article:
+    """The ``Article`` a record was packed from (its id is ``source#ordinal``)."""
+    data = record
+    first, last, flags, n_kind, n_fixes, n_title, n_body, n_raw, _ = _HEAD.unpack_from(data)
+    pos = _HEAD.size
+    n_digest = data[pos]
+    pos += 1
+    digest = data[pos : pos + n_digest].hex()
+    pos += n_digest
+    fields = []
+    for n in (n_kind, n_fixes, n_title, n_body):
+        fields.append(data[pos : pos + n].decode(_UTF8, _ERRORS))
+        pos += n
+    kind, fixes, title, body = fields
+    raw = data[pos : pos + n_raw]
+    parsed = tuple(
+        Fix(rule, int(count))
+        for rule, _, count in (item.rpartition("=") for item in fixes.split(";") if item)
+    )
+    return Article(
+        id=f"{source}#{ordinal}",
+        source=source,
+        ordinal=ordinal,
+        lines=(first, last),
+        kind=None if flags & _NO_KIND else kind,
+        title=title,
+        body=body,
+        content_hash=digest,
+        fixes=parsed,
+        title_repaired=bool(flags & _TITLE_REPAIRED),
+        truncated=bool(flags & _TRUNCATED),
+        source_bytes=raw if flags & _SOURCE_BYTES else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PackedFile:
+    """What one input file adds to a scan, compact enough to pass between processes."""
+
+    source: str
+    records: bytes  # every article's ``pack_article`` record, one after another
+    record_sizes: npt.NDArray[np.uint32]  # (n,) byte size of each record
+    hash_keys: U64  # (n,) the first 8 bytes of each article's content hash
+    bands: U64  # band keys, flat: ``band_counts[i]`` of them for article i
+    band_counts: I64
+    sentences: U64  # long-sentence hashes, flat, ``sentence_counts[i]`` for article i
+    sentence_counts: I64
+    lines: U64  # body-line hashes (boilerplate learning), flat, ``line_counts[i]`` each
+    line_counts: I64
+    titles: U64  # (n,) ``boilerplate.title_hash`` of each title
+    warnings: tuple[str, ...] = ()  # caveats about the file (replacement characters, cuts)
+    source_bytes: bytes | None = None  # the exact name of the source, when it is not UTF-8
+
+    @property
+    def articles(self) -> int:
+        return len(self.record_sizes)
+
+
+def pack_file(
+    source: str,
+    articles: Sequence[Article],
+    batch: SketchBatch,
+    lines: Sequence[U64],
+    titles: Sequence[int],
+    warnings: tuple[str, ...] = (),
+    source_bytes: bytes | None = None,
+) -> PackedFile:
+    """A file's articles, their sketches (``sketch.sketch_texts`` of their texts), body-line
+    hashes and title hashes."""
+    ends = np.cumsum(batch.shingle_counts)
+    records = [
+        pack_article(a, batch.shingles[end - count : end])
+        for a, end, count in zip(
+            articles, ends.tolist(), batch.shingle_counts.tolist(), strict=True
+        )
+    ]
+    shingled = batch.shingled
+    return PackedFile(
+        source=source,
+        records=b"".join(records),
+        record_sizes=np.array([len(r) for r in records], dtype=np.uint32),
+        hash_keys=np.array([int(a.content_hash[:16], 16) for a in articles], dtype=np.uint64),
+        bands=batch.band_keys[shingled].reshape(-1),
+        band_counts=np.where(shingled, batch.band_keys.shape[1], 0).astype(np.int64),
+        sentences=batch.sentences,
+        sentence_counts=batch.sentence_counts,
+        lines=_concat(list(lines)),
+        line_counts=np.array([len(x) for x in lines], dtype=np.int64),
+        titles=np.array(titles, dtype=np.uint64),
+        warnings=warnings,
+        source_bytes=source_bytes,
+    )
+
+
+def pack_record(record: FileRecord) -> PackedFile:
+    """A ``FileRecord`` (articles with ``Sketch`` objects) as a ``PackedFile``."""
+    bands = [np.frombuffer(s.bands, dtype="<u8") for s in record.sketches]
+    sentences = [np.frombuffer(s.sentences, dtype="<u8") for s in record.sketches]
+    lines = [np.frombuffer(s.lines, dtype="<u8").astype(np.uint64) for s in record.sketches]
+    records = [pack_article(a) for a in record.articles]
+    return PackedFile(
+        source=record.source,
+        records=b"".join(records),
+        record_sizes=np.array([len(r) for r in records], dtype=np.uint32),
+        hash_keys=np.array(
+            [int(a.content_hash[:16], 16) for a in record.articles], dtype=np.uint64
+        ),
+        bands=_concat(bands),
+        band_counts=np.array([len(b) for b in bands], dtype=np.int64),
+        sentences=_concat(sentences),
+        sentence_counts=np.array([len(s) for s in sentences], dtype=np.int64),
+        lines=_concat(lines),
+        line_counts=np.array([len(x) for x in lines], dtype=np.int64),
+        titles=np.array([title_hash(a.title) for a in record.articles], dtype=np.uint64),
+        warnings=record.warnings,
+        source_bytes=record.articles[0].source_bytes if record.articles else None,
+    )
+
+
+def _concat(parts: list[npt.NDArray[np.uint64]]) -> U64:
+    if not parts:
+        return np.zeros(0, dtype=np.uint64)
+    return np.concatenate(parts).astype(np.uint64)
+
+
+class SpillStore:
+    """Articles and candidate keys of one scan, texts on disk, in path order."""
+
+    def __init__(
+        self, cache_size: int = 2048, folder: str | None = None, in_memory: int = 32 << 20
+    ) -> None:
+        # Records stay in memory up to `in_memory` bytes (a small archive never touches the
+        # disk), then move to the temporary file.
+        self._memory: bytearray | None = bytearray()
+        self._in_memory = in_memory
+        self._folder = folder
+        self._file: IO[bytes] | None = None
+        self._written = 0
+        self._flushed = True
+        self._offsets = array("Q")
+        self._sizes = array("I")
+        self._hash_keys = array("Q")
+        self._sources: list[str] = []
+        self._file_first = array("Q")  # first article number of each file
+        self._file_count = array("I")
+        self._file_of: dict[str, int] = {}
+        self._candidates = CandidateIndex()
+        self._lines = array("Q")  # body-line hashes of every article, end to end
+        self._line_counts = array("I")
+        self._titles = array("Q")
+        self._line_ends: npt.NDArray[np.int64] | None = None
+        self._cache: OrderedDict[int, Article] = OrderedDict()
+        self._cache_size = cache_size
+        self.files = 0
+
+    def add(self, record: FileRecord) -> None:
+        """Add one file's articles and sketches (in path order)."""
+        self.add_packed(pack_record(record))
+
+    def add_packed(self, packed: PackedFile) -> None:
+        """Add one file's packed articles (in path order)."""
+        first = len(self._sizes)
+        self._file_of[packed.source] = len(self._sources)
+        self._sources.append(packed.source)
+        self._file_first.append(first)
+        self._file_count.append(packed.articles)
+        self.files += 1
+        if packed.articles == 0:
+            return
+        sizes = packed.record_sizes.astype(np.uint64)
+        offsets = self._written + np.cumsum(sizes) - sizes
+        self._write(packed.records)
+        self._offsets.frombytes(offsets.astype(np.uint64).tobytes())
+        self._sizes.frombytes(packed.record_sizes.astype(np.uint32).tobytes())
+        self._hash_keys.frombytes(packed.hash_keys.astype(np.uint64).tobytes())
+        self._candidates.add_batch(
+            packed.bands, packed.band_counts, packed.sentences, packed.sentence_counts
+        )
+        self._lines.frombytes(packed.lines.astype(np.uint64).tobytes())
+        self._line_counts.frombytes(packed.line_counts.astype(np.uint32).tobytes())
+        self._titles.frombytes(packed.titles.astype(np.uint64).tobytes())
+
+    def __len__(self) -> int:
+        return len(self._sizes)
+
+    def __iter__(self) -> Iterator[Article]:
+        for number in range(len(self)):
+            yield self._load(number)
+
+    def _write(self, data: bytes) -> None:
+        if self._memory is not None:
+            self._memory += data
+            if len(self._memory) > self._in_memory:
+                # Lives as long as the store (closed by `close` or when it is collected).
+                self._file = tempfile.TemporaryFile(prefix="dedupe-releases-", dir=self._folder)  # noqa: SIM115
+                self._file.write(self._memory)
+                self._memory = None
+                self._flushed = False
+        else:
+            assert self._file is not None
+            self._file.write(data)
+            self._flushed = False
+        self._written += len(data)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def position(self, article_id: str) -> int:
+        source, _, ordinal = article_id.rpartition("#")
+        index = self._file_of[source]
+        n = int(ordinal) if ordinal.isdigit() else 0
+        if not 1 <= n <= self._file_count[index]:
+            raise KeyError(article_id)
+        return int(self._file_first[index]) + n - 1
+
+    def article(self, article_id: str) -> Article:
+        return self._load(self.position(article_id))
+
+    def _load(self, number: int, record: bytes | None = None) -> Article:
+        hit = self._cache.get(number)
+        if hit is not None:
+            self._cache.move_to_end(number)
+            return hit
+        if record is None:
+            record = self._read(number)
+        index = self._file_index(number)
+        first = self._file_first[index - 1]
+        article = unpack_article(record, self._sources[index - 1], number - first + 1)
+        self._cache[number] = article
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return article
+
+    def _read(self, number: int) -> bytes:
+        offset, size = self._offsets[number], self._sizes[number]
+        if self._memory is not None:
+            return bytes(self._memory[offset : offset + size])
+        self._flush()
+        assert self._file is not None
+        return os.pread(self._file.fileno(), size, offset)
+
+    def shingles(self, article_id: str) -> U32:
+        """The article's distinct shingle hashes, as the worker computed them."""
+        return unpack_shingles(self._read(self.position(article_id)))
+
+    def article_and_shingles(self, article_id: str) -> tuple[Article, U32]:
+        """``article`` and ``shingles`` with one read."""
+        number = self.position(article_id)
+        record = self._read(number)
+        return self._load(number, record), unpack_shingles(record)
+
+    def boilerplate(self, min_titles: int, min_files: int) -> Boilerplate:
+        """Body lines found under at least ``min_titles`` titles in ``min_files`` files."""
+        if not len(self._lines):
+            return Boilerplate()
+        counts = np.frombuffer(self._line_counts, dtype=np.uint32).astype(np.int64)
+        firsts = np.frombuffer(self._file_first, dtype=np.uint64)
+        numbers = np.arange(len(counts), dtype=np.uint64)
+        files = (firsts.searchsorted(numbers, "right")).astype(np.uint32)  # 1 + file index
+        return learn_flat(
+            np.frombuffer(self._lines, dtype=np.uint64),
+            counts,
+            files,
+            np.frombuffer(self._titles, dtype=np.uint64),
+            min_titles,
+            min_files,
+        )
+
+    def has_line(self, article_id: str, hashes: frozenset[int]) -> bool:
+        """Whether any of the article's body-line hashes is in ``hashes``."""
+        number = self.position(article_id)
+        if self._line_ends is None or len(self._line_ends) != len(self._line_counts):
+            counts = np.frombuffer(self._line_counts, dtype=np.uint32)
+            self._line_ends = np.cumsum(counts, dtype=np.int64)
+        end = int(self._line_ends[number])
+        start = end - self._line_counts[number]
+        lines = np.frombuffer(self._lines, dtype=np.uint64)[start:end]
+        return any(h in hashes for h in lines.tolist())
+
+    def sentences(self, article_id: str) -> U64:
+        """The article's distinct long-sentence hashes, sorted."""
+        return self._candidates.sentences_of(self.position(article_id))
+
+    def _flush(self) -> None:
+        if not self._flushed and self._file is not None:
+            self._file.flush()
+            self._flushed = True
+
+    def candidate_pairs(self, min_shared_sentences: int) -> list[tuple[str, str]]:
+        """Pairs to verify, in path order: shared band, shared sentences, or same text."""
+        pairs: set[tuple[int, int]] = set(self._candidates.lsh_pairs())
+        pairs.update(self._candidates.sentence_pairs(min_shared_sentences))
+        pairs.update(self._same_hash_pairs())
+        return [(self._id(i), self._id(j)) for i, j in sorted(pairs)]
+
+    def _same_hash_pairs(self) -> Iterator[tuple[int, int]]:
+        """Exact copies (by content-hash key), even when too short to sketch: first to each."""
+        if not len(self._hash_keys):
+            return
+        keys = np.frombuffer(self._hash_keys, dtype=np.uint64)
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        ends = np.r_[starts[1:], len(ordered)]
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+            if e - s > 1:
+                first = int(order[s])
+                for other in order[s + 1 : e].tolist():
+                    yield first, other
+
+    def _file_index(self, number: int) -> int:
+        """1 + the index of the file holding article ``number`` (a typed, O(log n) search)."""
+        firsts = np.frombuffer(self._file_first, np.uint64)
+        return int(firsts.searchsorted(np.uint64(number), "right"))
+
+    def _id(self, number: int) -> str:
+        index = self._file_index(number)
+        return f"{self._sources[index - 1]}#{number - self._file_first[index - 1] + 1}"

@@ -1,0 +1,297 @@
+"""Faults on a real index: processes killed with SIGKILL at points of a scan, SIGINT and
+SIGTERM, two overlapping runs. After each, the next run must reach exactly the index an
+uninterrupted run reaches (same digest of every table; ``index check`` passes)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from indexing import ROOT, cli, digest, env, generate, grown, popen, runs
+
+STRACE = shutil.which("strace")
+
+pytestmark = pytest.mark.fault
+
+
+def backup(src: Path, dst: Path) -> None:
+    """Copy an index the safe way (SQLite's backup API, never cp: howtocorrupt.html)."""
+    a, b = sqlite3.connect(src), sqlite3.connect(dst)
+    try:
+        a.backup(b)
+    finally:
+        a.close()
+        b.close()
+
+
+def age(folder: Path, seconds: float = 3600) -> None:
+    """Make files look written an hour ago, so the racy-timestamp rule does not re-hash them."""
+    then = time.time() - seconds
+    for p in folder.iterdir():
+        os.utime(p, (then, then))
+
+
+@pytest.fixture(scope="module")
+def dumps(tmp_path_factory) -> dict[str, Path]:
+    """``initial``: a generated archive; ``update``: it grown by new files, one file
+    changed, one deleted; ``base_index``: the index of ``initial``."""
+    root = tmp_path_factory.mktemp("faults")
+    small = generate(root / "small", 500, 21)
+    large = generate(root / "large", 800, 21)
+    initial = root / "initial"
+    shutil.copytree(small, initial)
+    age(initial)
+    update = root / "update"
+    grown(small, large, update)
+    age(update, 7200)  # old times: only content decides what is re-read
+    names = sorted(p.name for p in update.iterdir())
+    (update / names[2]).unlink()
+    edited = update / names[4]
+    edited.write_text(edited.read_text().replace(" the ", " a ", 3))
+    base_index = root / "base.db"
+    assert cli("scan", initial, "--index", base_index).returncode == 0
+    return {"initial": initial, "update": update, "base_index": base_index, "root": root}
+
+
+@pytest.fixture(scope="module")
+def baselines(dumps) -> dict[str, str]:
+    """Digests after one uninterrupted run of each scenario."""
+    root = dumps["root"]
+    fresh = root / "baseline-initial.db"
+    assert cli("scan", dumps["initial"], "--index", fresh).returncode == 0
+    updated = root / "baseline-update.db"
+    backup(dumps["base_index"], updated)
+    assert cli("scan", dumps["update"], "--index", updated).returncode == 0
+    return {"initial": digest(fresh), "update": digest(updated)}
+
+
+def prepare(dumps: dict[str, Path], scenario: str, db: Path) -> Path:
+    if scenario == "update":
+        backup(dumps["base_index"], db)
+    return dumps[scenario]
+
+
+def committed(db: Path) -> int:
+    """Files this run has committed: rows stamped with the newest file-system time."""
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.05)
+        try:
+            return int(
+                con.execute(
+                    "SELECT count(*) FROM files WHERE seen_ns = (SELECT max(seen_ns) FROM files)"
+                    " AND EXISTS (SELECT 1 FROM runs WHERE status = 'running')"
+                ).fetchone()[0]
+            )
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return -1
+
+
+def running(db: Path) -> bool:
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.05)
+        try:
+            return bool(con.execute("SELECT 1 FROM runs WHERE status = 'running'").fetchone())
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return False
+
+
+def kill_when(proc: subprocess.Popen[bytes], ready, timeout: float = 120) -> bool:
+    """SIGKILL ``proc`` as soon as ``ready()``; False if it finished first."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        if ready():
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.002)
+    proc.wait()
+    return False
+
+
+def to_commit(dumps: dict[str, Path], scenario: str) -> int:
+    """How many files the run of ``scenario`` commits (new and changed ones)."""
+    if scenario == "initial":
+        return len(list(dumps["initial"].iterdir()))
+    before = {p.name: p.read_bytes() for p in dumps["initial"].iterdir()}
+    return sum(1 for p in dumps["update"].iterdir() if before.get(p.name) != p.read_bytes())
+
+
+def finish_and_compare(db: Path, dump: Path, baseline: str) -> None:
+    if db.exists():  # (a kill before the index was created leaves none)
+        check = cli("index", "check", "--index", db)
+        assert check.returncode == 0, check.stdout
+    rerun = cli("scan", dump, "--index", db)
+    assert rerun.returncode == 0, rerun.stderr
+    assert list(db.parent.glob(f".{db.name}.*")) == []  # no temporary file left behind
+    assert digest(db) == baseline
+    assert cli("index", "check", "--index", db).returncode == 0
+
+
+@pytest.mark.parametrize("scenario", ["initial", "update"])
+@pytest.mark.parametrize("point", ["started", "first", "half", "all-but-one", "all"])
+def test_sigkill_at_a_point_of_the_run_then_rerun_reaches_the_baseline(
+    tmp_path, dumps, baselines, scenario, point
+):
+    db = tmp_path / "archive.db"
+    dump = prepare(dumps, scenario, db)
+    n = to_commit(dumps, scenario)
+    target = {"started": 0, "first": 1, "half": n // 2, "all-but-one": n - 1, "all": n}[point]
+    proc = popen("scan", dump, "--index", db)
+    if point == "started":
+        killed = kill_when(proc, lambda: running(db))
+    else:
+        killed = kill_when(proc, lambda: committed(db) >= target)
+    assert killed, "the run ended before the kill point"
+    assert runs(db)[-1]["status"] == "running"  # killed: nobody closed the run record
+    finish_and_compare(db, dump, baselines[scenario])
+    assert [r["status"] for r in runs(db)][-2:] == ["crashed", "ok"]
+
+
+def _pwrites(args: list[str]) -> int:
+    """pwrite64 calls an uninterrupted run makes (strace counts them)."""
+    log = subprocess.run(
+        [STRACE, "-f", "-qq", "-e", "trace=pwrite64", "-o", "/dev/stdout", *args],
+        capture_output=True,
+        env=env(),
+        cwd=ROOT,
+        check=True,
+    ).stdout
+    return log.count(b"pwrite64(")
+
+
+@pytest.mark.skipif(STRACE is None, reason="strace is not installed (apt install strace)")
+@pytest.mark.parametrize("scenario", ["initial", "update"])
+def test_sigkill_at_the_nth_write_then_rerun_reaches_the_baseline(
+    tmp_path, dumps, baselines, scenario
+):
+    """SQLite's writecrash idea: kill on write N, for N spread over the run's writes."""
+    import sys
+
+    assert STRACE is not None
+    probe = tmp_path / "probe.db"
+    dump = prepare(dumps, scenario, probe)
+    args = [sys.executable, "-m", "dedupe_releases", "scan", str(dump), "--index"]
+    total = _pwrites([*args, str(probe)])
+    assert total > 10
+    points = sorted({max(1, total * k // 6) for k in range(6)} | {total})
+    for n in points:
+        db = tmp_path / f"kill{n}.db"
+        prepare(dumps, scenario, db)
+        proc = subprocess.run(
+            [
+                STRACE,
+                "-f",
+                "-qq",
+                "-o",
+                "/dev/null",
+                "-e",
+                "trace=pwrite64",
+                "-e",
+                f"inject=pwrite64:signal=KILL:when={n}",
+                *args,
+                str(db),
+            ],
+            capture_output=True,
+            env=env(),
+            cwd=ROOT,
+            check=False,
+        )
+        assert proc.returncode != 0, f"write {n} of {total}: not killed"
+        assert b"Traceback" not in proc.stderr
+        finish_and_compare(db, dump, baselines[scenario])
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_sigint_and_sigterm_stop_at_a_file_boundary(tmp_path, dumps, baselines, signum, code):
+    db = tmp_path / "archive.db"
+    dump = prepare(dumps, "initial", db)
+    proc = popen("scan", dump, "--index", db, "--changes", stdout=True)
+    deadline = time.monotonic() + 120
+    while committed(db) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.002)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == code
+    assert out == b""  # nothing partial on stdout
+    lines = err.decode().splitlines()
+    assert len(lines) == 1 and re.fullmatch(
+        r"dedupe-releases: interrupted: \d+ files done, \d+ left; run again to finish", lines[0]
+    ), lines
+    assert runs(db)[-1]["status"] == "interrupted"
+    assert b"Traceback" not in err
+    finish_and_compare(db, dump, baselines["initial"])
+
+
+def test_a_second_ctrl_c_stops_at_once_and_leaves_a_consistent_index(tmp_path, dumps, baselines):
+    db = tmp_path / "archive.db"
+    dump = prepare(dumps, "initial", db)
+    proc = popen("scan", dump, "--index", db)
+    deadline = time.monotonic() + 120
+    while committed(db) < 1 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert b"Traceback" not in err
+    finish_and_compare(db, dump, baselines["initial"])
+
+
+def test_two_overlapping_runs_on_one_index(tmp_path, dumps, baselines):
+    db = tmp_path / "archive.db"
+    dump = prepare(dumps, "initial", db)
+    lock = db.with_name(db.name + ".lock")
+    first = popen("scan", dump, "--index", db)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if lock.exists() and lock.read_text().startswith(f"pid {first.pid} "):
+            break
+        time.sleep(0.002)
+    first.send_signal(signal.SIGSTOP)  # frozen while it holds the lock
+    try:
+        started = time.monotonic()
+        second = cli("scan", dump, "--index", db)
+        at_once = time.monotonic() - started
+        assert second.returncode == 5
+        assert re.fullmatch(
+            rf"dedupe-releases: index {re.escape(str(db))} is in use by pid {first.pid} since"
+            r" \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(use --wait SECONDS\)\n",
+            second.stderr.decode(),
+        ), second.stderr
+        started = time.monotonic()
+        waited = cli("scan", dump, "--index", db, "--wait", "2")
+        assert waited.returncode == 5
+        assert b"after waiting 2 s" in waited.stderr
+        assert time.monotonic() - started >= 2 > at_once - 0.5
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    # The kernel dropped the dead run's lock: the next run gets it, no unlock step needed.
+    finish_and_compare(db, dump, baselines["initial"])
+    assert lock.exists()  # the lock file stays; it is never the database
+
+
+def test_a_run_that_waits_runs_after_the_other_finishes(tmp_path, dumps, baselines):
+    db = tmp_path / "archive.db"
+    dump = prepare(dumps, "initial", db)
+    first = popen("scan", dump, "--index", db)
+    while not running(db) and first.poll() is None:
+        time.sleep(0.002)
+    second = popen("scan", dump, "--index", db, "--wait", "300", "--changes", stdout=True)
+    assert first.wait(timeout=300) == 0
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err  # it ran after the first and found nothing new
+    assert out == b""
+    assert [r["status"] for r in runs(db)] == ["ok", "ok"]
+    assert digest(db) == baselines["initial"]

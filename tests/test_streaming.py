@@ -1,0 +1,184 @@
+"""The streaming scan: worker processes, spilled texts and batch sketches change no result."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT, SAMPLES
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedupe_releases.boilerplate import Boilerplate, line_hashes
+from dedupe_releases.config import Config
+from dedupe_releases.parallel import ordered_map
+from dedupe_releases.pipeline import _stored_features, ingest, ingest_packed
+from dedupe_releases.read import walk
+from dedupe_releases.records import Article, FileRecord, Fix, Problem
+from dedupe_releases.sketch import sentence_hashes, sketch_article, sketch_texts
+from dedupe_releases.spill import SpillStore, pack_article, unpack_article
+from dedupe_releases.store import MemoryStore
+from dedupe_releases.verify import features
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small generated archive: enough files that the worker pool really runs."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import corpus
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    folder = tmp_path_factory.mktemp("archive")
+    corpus.generate(folder, 500, seed=3, dup_rate=0.3, encodings=True)
+    return folder / "dump"
+
+
+def test_ordered_map_keeps_input_order_across_worker_processes():
+    items = list(range(-40, 40))
+    assert list(ordered_map(abs, items, jobs=2, batch_size=3)) == [abs(i) for i in items]
+
+
+@pytest.mark.parametrize("where", ["samples", "generated"])
+def test_output_is_byte_identical_for_any_jobs(run_process, generated, where):
+    folder = SAMPLES if where == "samples" else generated
+    one = run_process("scan", str(folder), "--format", "json", "--jobs", "1")
+    two = run_process("scan", str(folder), "--format", "json", "--jobs", "2")
+    assert one.returncode == two.returncode
+    assert one.stdout == two.stdout
+    assert b'"clusters"' in one.stdout
+
+
+def test_generated_scan_finds_clusters_with_three_workers(run_process, generated):
+    import json
+
+    lines = run_process("scan", str(generated), "--format", "jsonl", "--jobs", "3").stdout
+    summary = json.loads(lines.splitlines()[-1])
+    assert summary["counts"]["articles"] == 500
+    assert summary["counts"]["clusters"] > 10
+
+
+def test_spill_store_gives_back_every_article(generated):
+    config = Config()
+    memory, spill = MemoryStore(), SpillStore(cache_size=8, in_memory=1 << 16)  # spills
+    for item in walk([generated], config.read):
+        assert not isinstance(item, FileRecord)
+        record = ingest(item[0], item[1], config) if isinstance(item, tuple) else item
+        packed = ingest_packed(item, config)
+        if isinstance(record, FileRecord):
+            memory.add(record)
+            spill.add_packed(packed)  # type: ignore[arg-type]
+    assert len(spill) == len(memory) == 500 and spill.files == memory.files
+    for article in memory:
+        assert spill.article(article.id) == article
+        assert spill.position(article.id) == memory.position(article.id)
+        expected = features(article, config.sketch, sentence_hashes)
+        stored = _stored_features(spill, config, Boilerplate(), article.id)
+        assert (stored.shingles == expected.shingles).all()
+        assert (stored.sentences == expected.sentences).all()
+        assert (stored.normalised, stored.words, stored.title, stored.facts) == (
+            expected.normalised,
+            expected.words,
+            expected.title,
+            expected.facts,
+        )
+    assert len(spill._cache) <= 8  # texts live on disk, not in memory
+    assert spill.candidate_pairs(2) == memory.candidate_pairs(2)
+    learned = memory.boilerplate(3, 2)
+    assert spill.boilerplate(3, 2) == learned and len(learned) > 0
+    for article in memory:  # an article with a learned line is verified on its masked text
+        assert spill.has_line(article.id, learned.hashes) == (learned.mask(article) != article.text)
+    with pytest.raises(KeyError):
+        spill.position(f"{article.source}#999")
+    spill.close()
+
+
+def test_batch_sketches_equal_article_sketches(generated):
+    config = Config()
+    for item in list(walk([generated], config.read))[:6]:
+        record = ingest(item[0], item[1], config)  # type: ignore[index]
+        assert isinstance(record, FileRecord)
+        batch = sketch_texts([a.text for a in record.articles], config.sketch)
+        for i, (article, sketch) in enumerate(zip(record.articles, record.sketches, strict=True)):
+            assert sketch == sketch_article(article, config.sketch, sentence_hashes, line_hashes)
+            assert batch.sketch(i, article.id, sketch.shingles) == replace(sketch, lines=b"")
+
+
+def test_batch_sketches_of_short_and_empty_texts():
+    texts = ["", "one", "one two three four", "one two three four five six", "x. " * 3]
+    batch = sketch_texts(texts)
+    for i, text in enumerate(texts):
+        article = Article(f"f#{i}", "f", i, (1, 1), None, text, "", "0" * 64)
+        single = sketch_article(article, sentences=sentence_hashes)
+        assert batch.sketch(i, article.id, single.shingles) == single
+    assert batch.shingled.tolist() == [False, True, True, True, True]
+
+
+_TEXT = st.text(st.characters(blacklist_categories=["Cs"]) | st.sampled_from("\ud800\x00"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    title=_TEXT,
+    body=_TEXT,
+    kind=st.none() | _TEXT,
+    lines=st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1)),
+    flags=st.tuples(st.booleans(), st.booleans()),
+    fixes=st.lists(st.tuples(st.sampled_from(["ftfy", "spaces", "a=b"]), st.integers(1, 99))),
+)
+def test_article_records_round_trip(title, body, kind, lines, flags, fixes):
+    article = Article(
+        "src/a b#3",
+        "src/a b",
+        3,
+        lines,
+        kind,
+        title,
+        body,
+        "ab" * 32,
+        tuple(Fix(r, n) for r, n in fixes),
+        *flags,
+    )
+    assert unpack_article(pack_article(article), "src/a b", 3) == article
+
+
+def test_band_keys_of_records_and_batches_agree(generated):
+    config = Config()
+    item = next(i for i in walk([generated], config.read) if isinstance(i, tuple))
+    packed = ingest_packed(item, config)
+    record = ingest(item[0], item[1], config)
+    assert isinstance(record, FileRecord) and not isinstance(packed, type(None))
+    expected = np.concatenate([np.frombuffer(s.bands, "<u8") for s in record.sketches])
+    assert (packed.bands == expected).all()  # type: ignore[union-attr]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="ab1 _.!?\"')]\n\t", max_size=60))
+def test_sentence_breaks_split_tokens_like_the_plain_pattern(text):
+    import re
+
+    from dedupe_releases.sketch import sentence_tokens, tokens
+
+    plain = re.compile(r"\n+|[.!?][\"')\]]*\s+")
+    expected = [n for n in (len(tokens(p)) for p in plain.split(text)) if n]
+    words, counts = sentence_tokens(text)
+    assert words == tokens(text)
+    assert [n for n in counts if n] == expected
+
+
+def test_spill_store_reads_back_from_memory_and_from_disk(generated):
+    config = Config()
+    small, spilled = SpillStore(), SpillStore(in_memory=1 << 12)
+    ids = []
+    for item in walk([generated], config.read):
+        packed = ingest_packed(item, config)
+        if not isinstance(packed, Problem):
+            small.add_packed(packed)
+            spilled.add_packed(packed)
+            ids += [f"{packed.source}#{i}" for i in range(1, packed.articles + 1)]
+    assert small._file is None and spilled._file is not None
+    for article_id in ids[::7]:
+        assert small.article_and_shingles(article_id)[0] == spilled.article(article_id)
