@@ -50,6 +50,7 @@ from dedupe_releases.pipeline import ingest, ingest_packed
 from dedupe_releases.records import Article, FileRecord, Match, Problem
 from dedupe_releases.sketch import U32, U64, sentence_hashes
 from dedupe_releases.spill import PackedFile
+from dedupe_releases.store import ArticleStore
 from dedupe_releases.verify import Verifier
 
 #: The environment variable naming the scheduler when ``--scheduler`` is not given.
@@ -312,8 +313,9 @@ class DaskEngine:
                     number += record.articles
                 yield record
 
-    def candidate_pairs(self, config: Config) -> list[tuple[str, str]]:
-        """``SpillStore.candidate_pairs`` of what ``ingest`` read, grouped on the cluster."""
+    def candidate_pairs(self, store: ArticleStore, config: Config) -> list[tuple[str, str]]:
+        """``store.candidate_pairs`` of what ``ingest`` read, grouped on the cluster (the
+        store has no band keys: they stayed there)."""
         client = self.client
         found: list[U64] = [_NO_KEYS]
         sentence_keys: list[U64] = [_NO_KEYS]
@@ -359,7 +361,7 @@ class DaskEngine:
     def verify(
         self,
         pairs: Sequence[tuple[str, str]],
-        articles: Callable[[str], Article],
+        store: ArticleStore,
         config: Config,
         boilerplate: Boilerplate,
     ) -> dict[tuple[str, str], Match | None]:
@@ -371,7 +373,7 @@ class DaskEngine:
         )
 
         def submit(chunk: Sequence[tuple[str, str]]) -> Any:
-            needed = {x: articles(x) for pair in chunk for x in pair}
+            needed = {x: store.article(x) for pair in chunk for x in pair}
             return client.submit(verify_chunk, chunk, needed, *shared, pure=False)
 
         known: dict[tuple[str, str], Match | None] = {}

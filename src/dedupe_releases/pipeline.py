@@ -222,7 +222,7 @@ def scan(
     if engine is None:
         pairs = store.candidate_pairs(config.verify.min_shared_sentences)
     else:
-        pairs = engine.candidate_pairs(config)
+        pairs = engine.candidate_pairs(store, config)
     result.candidates = len(pairs)
     # Boilerplate is learned from every file's body lines, then masked before verification
     # (the band keys above saw it: they only propose pairs, they never decide).
@@ -233,7 +233,7 @@ def scan(
     fast = partial(_stored_features, spill, config, result.boilerplate) if spill else None
     verifier = Verifier(store.article, config.sketch, v, sentence_hashes, text=mask, features=fast)
     if engine is not None:
-        verifier.remember(engine.verify(pairs, store.article, config, result.boilerplate))
+        verifier.remember(engine.verify(pairs, store, config, result.boilerplate))
     matches = [m for a, b in pairs if (m := verifier.match(a, b)) is not None]
     match: Callable[[str, str], Match | None] = verifier.match
     edges: Iterable[Match] = matches
