@@ -112,6 +112,10 @@ class Cluster:
         os.killpg(self.workers[n].pid, signal.SIGKILL)
         self.workers[n].wait(timeout=10)
 
+    def kill_scheduler(self) -> None:
+        os.killpg(self.procs[0].pid, signal.SIGKILL)
+        self.procs[0].wait(timeout=10)
+
     def close(self) -> None:
         for proc in reversed(self.procs):
             if proc.poll() is None:

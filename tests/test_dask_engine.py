@@ -267,7 +267,41 @@ def test_a_worker_killed_mid_incremental_run_leaves_an_index_the_next_run_comple
         assert _ok(*again, "--engine", "dask", "--scheduler", c.address) == local_json
     finally:
         c.close()
-    assert _ok("index", "check", "--index", str(index)) is not None
+    _ok("index", "check", "--index", str(index))
+
+
+def test_a_scheduler_lost_mid_run_is_a_clear_error_and_the_next_run_completes(
+    tmp_path: Path, archive: Path, local_json: bytes
+) -> None:
+    (tmp_path / "cluster").mkdir()
+    c = Cluster(tmp_path / "cluster", workers=2)
+    index = tmp_path / "archive.db"
+    try:
+        command = [sys.executable, "-m", "dedupe_releases", "scan", str(archive), "-q"]
+        command += ["--index", str(index), "--engine", "dask", "--scheduler", c.address]
+        with c.client() as watcher:
+            proc = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=_env()
+            )
+            try:
+                deadline = time.monotonic() + SCAN_SECONDS
+                while not any(watcher.processing().values()) and time.monotonic() < deadline:
+                    time.sleep(0.01)  # polling the scheduler, not waiting for an outcome
+                c.kill_scheduler()
+                out, err = proc.communicate(timeout=SCAN_SECONDS)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(timeout=10)
+    finally:
+        c.close()
+    assert proc.returncode == ExitCode.ENGINE, err
+    lines = err.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dedupe-releases: lost the Dask cluster"), lines
+    assert out == b""
+    # the next run (here with the local engine) finishes the job
+    assert _ok("scan", str(archive), "-q", "-f", "json", "--index", str(index)) == local_json
+    _ok("index", "check", "--index", str(index))
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path, samples_dir: Path) -> None:
@@ -279,7 +313,8 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path, samples_dir: 
     ):
         pass
     fast = {"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"}
-    for extra in ([], ["--index", str(tmp_path / "archive.db")]):
+    # (without --index: test_exit_codes.py::test_engine)
+    for extra in (["--index", str(tmp_path / "archive.db")],):
         proc = _cli(
             "scan", str(samples_dir), "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9",
             *extra, env=fast,

@@ -49,8 +49,15 @@ def open_engine(name: str, scheduler: str | None, jobs: int | None) -> Iterator[
         raise UsageError("--jobs is for --engine local: a Dask cluster has its own workers")
     from dedupe_releases.dask_engine import DaskEngine, scheduler_address
 
-    # Dask's own log lines (a lost connection, a retried task) would break the rule of one
-    # line per problem on stderr: what stops a run becomes our one error line instead.
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
-    with DaskEngine(scheduler_address(scheduler)) as engine:
+    engine = DaskEngine(scheduler_address(scheduler))  # imports Dask, which sets up its logs
+    _quiet_dask_logs()
+    with engine:
         yield engine
+
+
+def _quiet_dask_logs() -> None:
+    """Silence Dask's own log lines (a lost connection, a retried task, with tracebacks):
+    stderr has one line per problem, and what stops a run is our one error line."""
+    names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "distributed"]
+    for name in ["distributed", *names]:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)

@@ -57,7 +57,7 @@ from dedupe_releases.verify import Verifier
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 #: Files per ingest task: large enough that a task outweighs its scheduling (~1 ms).
 FILES_PER_TASK = 8
-#: Candidate pairs per verification task.
+#: Candidate pairs per verification task, at most (about 5 ms each).
 PAIRS_PER_TASK = 2_000
 #: Tasks submitted ahead of the one being gathered, per worker: enough to keep every worker
 #: busy, few enough that finished results waiting to be gathered stay bounded.
@@ -257,11 +257,12 @@ class DaskEngine:
         except KilledWorker as exc:
             raise EngineError(
                 f"the Dask cluster lost a task on every worker that tried it ({exc}); "
-                "nothing was written: run the scan again"
+                "no output was written: run the scan again"
             ) from None
         except (OSError, TimeoutError, concurrent.futures.CancelledError) as exc:
             raise EngineError(
-                f"lost the Dask cluster ({type(exc).__name__}: {exc}); nothing was written"
+                f"lost the Dask cluster ({type(exc).__name__}: {exc}); no output was written:"
+                " run the scan again"
             ) from None
 
     def _ahead(self) -> int:
@@ -368,9 +369,9 @@ class DaskEngine:
         """The relation of every pair, verified on the cluster, by (smaller id, larger id)."""
         client = self.client
         shared = client.scatter([config, boilerplate], broadcast=True)
-        chunks = (
-            pairs[i : i + self.pairs_per_task] for i in range(0, len(pairs), self.pairs_per_task)
-        )
+        # At least a few tasks per worker, so a small run spreads too.
+        size = max(min(self.pairs_per_task, -(-len(pairs) // (4 * self._workers()))), 1)
+        chunks = (pairs[i : i + size] for i in range(0, len(pairs), size))
 
         def submit(chunk: Sequence[tuple[str, str]]) -> Any:
             needed = {x: store.article(x) for pair in chunk for x in pair}
