@@ -105,6 +105,17 @@ def _task_prefixes(cluster: Cluster) -> set[str]:
     return set(names)
 
 
+def _task_counts(cluster: Cluster) -> dict[str, int]:
+    """Tasks the scheduler has seen so far, by prefix."""
+
+    def counts(dask_scheduler: Any) -> dict[str, int]:
+        return {k: sum(p.state_counts.values()) for k, p in dask_scheduler.task_prefixes.items()}
+
+    with cluster.client() as client:
+        found: dict[str, int] = client.run_on_scheduler(counts)
+    return found
+
+
 def test_cluster_scan_is_byte_identical_to_the_local_engine(
     cluster: Cluster, archive: Path, local_json: bytes
 ) -> None:
@@ -186,6 +197,7 @@ def test_an_incremental_second_run_matches_the_local_engine(
     dump = tmp_path / "dump"
     shutil.copytree(archive, dump)
     dask = ("--engine", "dask", "--scheduler", cluster.address)
+    before = _task_counts(cluster)
     first_local = _ok("scan", str(dump), "-q", "-f", "json", "--index", str(tmp_path / "l.db"))
     first_dask = _ok(
         "scan", str(dump), "-q", "-f", "json", "--index", str(tmp_path / "d.db"), *dask
@@ -200,7 +212,10 @@ def test_an_incremental_second_run_matches_the_local_engine(
     assert b'"new_cluster"' in events_local.stdout
     report = ("clusters", "-f", "json", "--index")
     assert _ok(*report, str(tmp_path / "d.db")) == _ok(*report, str(tmp_path / "l.db"))
-    assert "ingest_records" in _task_prefixes(cluster)  # new and changed files, on the cluster
+    # the dask runs read the new and changed files and verified the new pairs on the cluster
+    after = _task_counts(cluster)
+    assert after["ingest_records"] > before.get("ingest_records", 0)
+    assert after["verify_chunk"] > before.get("verify_chunk", 0) + 1
 
 
 def _scan_and_kill_a_worker(c: Cluster, args: list[str]) -> subprocess.CompletedProcess[bytes]:

@@ -293,7 +293,8 @@ def scan_incremental(
     """Bring the index at ``index_path`` up to date with ``paths``; see the module docstring.
 
     ``engine`` (a ``dask_engine.DaskEngine``) reads, fixes, splits and sketches the new and
-    changed files on a Dask cluster ahead of their turn; the rest runs here, the same either way.
+    changed files on a Dask cluster ahead of their turn, and verifies the new candidate pairs
+    there; the rest runs here, the same either way.
 
     ``stop`` is polled at every file boundary (and between batches of the final step): a
     signal number means stop there, commit nothing more and raise ``Interrupted``. The
@@ -387,6 +388,7 @@ def _scan(
                 before_commit=lambda outcome: _close_run(
                     index, run, status, counts, outcome.generation, final, outcome
                 ),
+                engine=engine,
             )
         except Stop:
             signum = run_state.stop() or 2
