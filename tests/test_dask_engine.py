@@ -13,6 +13,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -352,6 +353,49 @@ def test_engine_options_that_do_not_fit_are_usage_errors(samples_dir: Path) -> N
     assert b"--jobs is for --engine local" in proc.stderr
 
 
-def test_no_address_starts_a_cluster_on_this_machine(samples_dir: Path) -> None:
+def _session(leader: int) -> list[int]:
+    """The live processes of a session (from /proc, no tool needed)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getsid(int(entry.name)) == leader:
+                    found.append(int(entry.name))
+            except ProcessLookupError:
+                pass
+    return found
+
+
+def test_no_address_starts_a_cluster_on_this_machine(samples_dir: Path, archive: Path) -> None:
     local = _ok("scan", str(samples_dir), "-q", "-f", "json")
     assert _ok("scan", str(samples_dir), "-q", "-f", "json", "--engine", "dask") == local
+    # Ctrl-C reaches the whole process group: one line, exit 130, no worker left behind
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dedupe_releases", "scan", str(archive), "--engine", "dask"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=_env({"DASK_DISTRIBUTED__WORKER__DAEMON": "True"}),
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + SCAN_SECONDS
+        while len(_session(proc.pid)) < 3 and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.01)  # polling the process table, not waiting for an outcome
+        assert len(_session(proc.pid)) >= 3, "the local cluster's workers did not start"
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=SCAN_SECONDS)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    assert proc.returncode == ExitCode.INTERRUPTED, err
+    assert err.decode().splitlines() == [
+        "dedupe-releases: interrupted (SIGINT); nothing was written"
+    ]
+    assert out == b""
+    deadline = time.monotonic() + 60
+    while _session(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling the process table
+    assert not _session(proc.pid), "workers outlived the scan"

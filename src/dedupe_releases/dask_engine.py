@@ -31,9 +31,12 @@ scheduler and workers on a network you trust, as Dask's documentation says.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import logging
 import operator
 import os
+import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -165,6 +168,25 @@ def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
         yield batch
 
 
+@contextlib.contextmanager
+def _stop_signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM while processes start: they inherit the blocked mask.
+
+    Ctrl-C reaches the whole process group: this process stops the run with its one line and
+    closes the cluster, and the workers of a local cluster, which never see the signal, must
+    not print tracebacks of their own. (Dask's nanny still ends them with this process.) A
+    signal that comes meanwhile is delivered here when the block ends.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 class DaskEngine:
     """A scan's ingest, candidate search and verification as tasks on a Dask cluster.
 
@@ -206,14 +228,15 @@ class DaskEngine:
         wait = {} if self.timeout is None else {"timeout": self.timeout}
         try:
             if self.address is None:
-                self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                    n_workers=self.workers or max(len(os.sched_getaffinity(0)), 1),
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    host="127.0.0.1",
-                    silence_logs=logging.CRITICAL,
-                )
+                with _stop_signals_held():
+                    self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                        n_workers=self.workers or max(len(os.sched_getaffinity(0)), 1),
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                        host="127.0.0.1",
+                        silence_logs=logging.CRITICAL,
+                    )
                 self._client = Client(self._cluster, **wait)  # type: ignore[no-untyped-call]
             else:
                 self._client = Client(self.address, **wait)  # type: ignore[no-untyped-call]
@@ -221,6 +244,9 @@ class DaskEngine:
             self.close()
             where = self.address or "a local cluster"
             raise EngineError(f"cannot reach the Dask scheduler at {where}: {exc}") from None
+        except BaseException:  # an interruption: no cluster left behind
+            self.close()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
