@@ -234,6 +234,8 @@ class DaskEngine:
                         threads_per_worker=1,
                         processes=True,
                         dashboard_address=None,
+                        # no dashboard; its HTTP server (health checks) on any free port
+                        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                         host="127.0.0.1",
                         silence_logs=logging.CRITICAL,
                     )
