@@ -58,8 +58,12 @@ from dedupe_releases.verify import Verifier
 
 #: The environment variable naming the scheduler when ``--scheduler`` is not given.
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
-#: Files per ingest task: large enough that a task outweighs its scheduling (~1 ms).
+#: Files per ingest task at first: large enough that a task outweighs its scheduling (~1 ms).
 FILES_PER_TASK = 8
+#: Files per ingest task at most. Batches grow with the files seen (1/64 of them per batch),
+#: so a large archive is not cut into millions of tasks (each batch makes 2 + 1 per shuffle
+#: partition of them); the result does not depend on the batches.
+MAX_FILES_PER_TASK = 512
 #: Candidate pairs per verification task, at most (about 5 ms each).
 PAIRS_PER_TASK = 2_000
 #: Tasks submitted ahead of the one being gathered, per worker: enough to keep every worker
@@ -155,13 +159,14 @@ def verify_chunk(
     return [verifier.match(a, b) for a, b in pairs]
 
 
-def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+def _batches(items: Iterable[Item], smallest: int) -> Iterator[list[Item]]:
+    """Items in batches of ``smallest`` at first, growing with the items seen so far."""
     batch: list[Item] = []
-    for item in items:
+    for seen, item in enumerate(items, 1):
         if not isinstance(item, Problem):
             item = (item[0].absolute(), item[1])  # the same file from any worker's directory
         batch.append(item)
-        if len(batch) == size:
+        if len(batch) >= min(max(smallest, seen // 64), max(smallest, MAX_FILES_PER_TASK)):
             yield batch
             batch = []
     if batch:
