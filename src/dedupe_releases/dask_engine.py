@@ -61,7 +61,7 @@ SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 #: Files per ingest task at first: large enough that a task outweighs its scheduling (~1 ms).
 FILES_PER_TASK = 8
 #: Files per ingest task at most. Batches grow with the files seen (1/64 of them per batch),
-#: so a large archive is not cut into millions of tasks (each batch makes 2 + 1 per shuffle
+#: so a large archive is not cut into millions of tasks (each batch makes 3 + 1 per shuffle
 #: partition of them); the result does not depend on the batches.
 MAX_FILES_PER_TASK = 512
 #: Candidate pairs per verification task, at most (about 5 ms each).
