@@ -35,7 +35,7 @@ from dask_cluster import Cluster
 from dedupe_releases import output
 from dedupe_releases.config import Config
 from dedupe_releases.dask_engine import DaskEngine
-from dedupe_releases.errors import EngineError, ExitCode
+from dedupe_releases.errors import ExitCode
 from dedupe_releases.pipeline import scan
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -321,13 +321,6 @@ def test_a_scheduler_lost_mid_run_is_a_clear_error_and_the_next_run_completes(
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path, samples_dir: Path) -> None:
-    with (
-        pytest.raises(
-            EngineError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9"
-        ),
-        DaskEngine("tcp://127.0.0.1:9", timeout=2),
-    ):
-        pass
     fast = {"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"}
     # (without --index: test_exit_codes.py::test_engine)
     for extra in (["--index", str(tmp_path / "archive.db")],):
