@@ -20,6 +20,7 @@ from click.core import ParameterSource
 
 from dedupe_releases.config import Config
 from dedupe_releases.errors import DedupeError, ExitCode, Interrupted
+from dedupe_releases.index.target import PgUrl, Target, is_url
 
 LOG = logging.getLogger("dedupe_releases")
 
@@ -42,14 +43,32 @@ _ADOPTED = {
 }
 
 
+class IndexParam(click.ParamType):  # type: ignore[type-arg]
+    """``--index``: an SQLite file (a path) or a ``postgresql://`` / ``postgres://`` URL."""
+
+    name = "index"
+
+    def __init__(self, exists: bool = False) -> None:
+        self.path = click.Path(exists=exists, dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, (Path, PgUrl)):
+            return value
+        if is_url(value):
+            return PgUrl(value)
+        return self.path.convert(value, param, ctx)
+
+
 def index_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The incremental-scan options of ``scan``."""
     options = [
         click.option(
             "--index",
-            type=click.Path(dir_okay=False, path_type=Path),
+            type=IndexParam(),
+            metavar="FILE|URL",
             help="SQLite index for nightly runs: only new or changed files are read; created"
-            " if missing. Settings not given are taken from it.",
+            " if missing. Settings not given are taken from it. A postgresql:// URL keeps it"
+            " in a PostgreSQL database that several hosts can share.",
         ),
         click.option(
             "--changes",
@@ -154,20 +173,21 @@ def _handled() -> Iterator[None]:
         _fail(str(exc), exc.exit_code)
 
 
-def adopt_settings(ctx: click.Context, config: Config, index: Path) -> Config:
+def adopt_settings(ctx: click.Context, config: Config, index: Target) -> Config:
     """Options left at their defaults take the values the index was built with."""
     import dataclasses
 
+    from dedupe_releases.index.schema import exists
     from dedupe_releases.index.store import Index
 
-    if not index.exists():
-        return config
     with _handled():
+        if not exists(index):
+            return config
         idx = Index.open(index, reader=True)
-    try:
-        settings = idx.settings() or {}
-    finally:
-        idx.close()
+        try:
+            settings = idx.settings() or {}
+        finally:
+            idx.close()
     for param, (part, name) in _ADOPTED.items():
         if name in settings and ctx.get_parameter_source(param) == ParameterSource.DEFAULT:
             section = dataclasses.replace(getattr(config, part), **{name: settings[name]})
@@ -233,7 +253,7 @@ def scan_with_index(
     from dedupe_releases.decisions import load_decisions
     from dedupe_releases.incremental import IndexOptions, scan_incremental
 
-    index: Path = opts["index"]
+    index: Target = opts["index"]
     config = adopt_settings(ctx, config, index)
     with _handled():
         decisions = load_decisions(opts["decisions"]) if opts.get("decisions") else None
@@ -245,7 +265,7 @@ def scan_with_index(
     LOG.info("scan %s --index %s: started", " ".join(map(str, paths)), index)
     with _handled(), GracefulStop() as stopper:
         result = scan_incremental(paths, config, index, options, on_file, stopper.requested)
-    with result:
+    with _handled(), result:
         LOG.info("scan --index %s: run %d %s %s", index, result.run, result.status, result.counts)
         if not quiet:
             for problem in result.problems:
@@ -264,7 +284,7 @@ def scan_with_index(
     sys.exit(int(ExitCode.OK))
 
 
-def _reader(index: Path) -> Any:
+def _reader(index: Target) -> Any:
     from dedupe_releases.index.store import Index
 
     with _handled():
@@ -274,8 +294,9 @@ def _reader(index: Path) -> Any:
 _INDEX_ARG = click.option(
     "--index",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The index a scan with --index wrote.",
+    type=IndexParam(exists=True),
+    metavar="FILE|URL",
+    help="The index a scan with --index wrote (a file, or a postgresql:// URL).",
 )
 
 
@@ -296,7 +317,7 @@ _INDEX_ARG = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the report to FILE (whole or not at all) instead of stdout.",
 )
-def clusters(index: Path, fmt: str, output: Path | None) -> None:
+def clusters(index: Target, fmt: str, output: Path | None) -> None:
     """Report the clusters in an index as of its last finished run, without scanning.
 
     The output is the same document ``scan`` writes (same JSON schema), with the index's
@@ -333,7 +354,7 @@ def index_group() -> None:
     is_flag=True,
     help="Also recompute every article's band keys and a sample of signatures from text.",
 )
-def check_cmd(index: Path, deep: bool) -> None:
+def check_cmd(index: Target, deep: bool) -> None:
     """Verify that an index is whole and consistent; exit 3 if it is not.
 
     Runs SQLite's integrity and foreign-key checks, compares the schema with the expected
@@ -369,7 +390,7 @@ def check_cmd(index: Path, deep: bool) -> None:
     type=int,
     help="The run whose events to print (default: the last that changed anything).",
 )
-def changes_cmd(index: Path, run_id: int | None) -> None:
+def changes_cmd(index: Target, run_id: int | None) -> None:
     """Print the change events a run stored, one JSON object per line (as --changes did).
 
     \b
@@ -378,18 +399,20 @@ def changes_cmd(index: Path, run_id: int | None) -> None:
     """
     idx = _reader(index)
     try:
-        runs = [r for r in idx.runs() if r["generation"] is not None]
-        if run_id is not None:
-            runs = [r for r in runs if r["id"] == run_id]
-            if not runs:
-                _fail(
-                    f"index {index}: run {run_id} changed nothing or does not exist", ExitCode.USAGE
-                )
-        events = (
-            [{**e, "run": runs[-1]["id"]} for e in idx.events(runs[-1]["generation"])]
-            if runs
-            else []
-        )
+        with _handled():
+            runs = [r for r in idx.runs() if r["generation"] is not None]
+            if run_id is not None:
+                runs = [r for r in runs if r["id"] == run_id]
+                if not runs:
+                    _fail(
+                        f"index {index}: run {run_id} changed nothing or does not exist",
+                        ExitCode.USAGE,
+                    )
+            events = (
+                [{**e, "run": runs[-1]["id"]} for e in idx.events(runs[-1]["generation"])]
+                if runs
+                else []
+            )
     finally:
         idx.close()
     _emit_lines(events, None)

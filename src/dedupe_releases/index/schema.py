@@ -15,8 +15,17 @@ import sqlite3
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 from dedupe_releases.errors import IndexError_
+from dedupe_releases.index.target import Target, need_psycopg
+
+if TYPE_CHECKING:
+    from dedupe_releases.index.pg import PgConnection
+
+#: An open index: an SQLite connection, or a PostgreSQL one with the same interface
+#: (``index/pg.py``).
+Connection: TypeAlias = "sqlite3.Connection | PgConnection"
 
 #: 'ddrp' in ASCII: ``PRAGMA application_id`` of every index (``file`` shows it).
 APPLICATION_ID = 0x64647270
@@ -217,7 +226,39 @@ def _check_file(path: Path) -> None:
         raise IndexError_(f"index {path} exists but is empty; remove it to start a new index there")
 
 
-def connect(path: Path, *, create: bool = False, reader: bool = False) -> sqlite3.Connection:
+def connect(
+    target: Target,
+    *,
+    create: bool = False,
+    reader: bool = False,
+    session: PgConnection | None = None,
+) -> Connection:
+    """Open the index at ``target``: an SQLite file (``connect_file``) or a PostgreSQL
+    database (``pg.connect``; ``session``: a connection that holds the writer lock)."""
+    if isinstance(target, Path):
+        return connect_file(target, create=create, reader=reader)
+    need_psycopg(target)
+    from dedupe_releases.index import pg
+
+    return pg.connect(target, create=create, reader=reader, session=session)
+
+
+def exists(target: Target) -> bool:
+    """Is there an index at ``target`` yet? (A server that cannot be reached: IndexError_.)"""
+    if isinstance(target, Path):
+        return target.exists()
+    need_psycopg(target)
+    from dedupe_releases.index import pg
+
+    con = pg.open_connection(target)
+    try:
+        ns, _name = pg._namespace(con)
+        return pg._version(con, ns) is not None
+    finally:
+        con.close()
+
+
+def connect_file(path: Path, *, create: bool = False, reader: bool = False) -> sqlite3.Connection:
     """Open ``path`` (creating it when ``create`` and it does not exist), checked.
 
     A ``reader`` never creates, migrates or writes. The connection is in autocommit mode:
@@ -363,12 +404,17 @@ def check_schema(con: sqlite3.Connection, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def transaction(con: sqlite3.Connection, *, durable: bool = False) -> Iterator[None]:
+def transaction(con: Connection, *, durable: bool = False) -> Iterator[None]:
     """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception.
 
     ``durable``: make this commit with ``synchronous=FULL`` (the WAL is synced before
-    COMMIT returns), for the commit that ends a run.
+    COMMIT returns), for the commit that ends a run. (PostgreSQL: ``BEGIN`` ... ``COMMIT``,
+    ``synchronous_commit = on`` when durable.)
     """
+    if not isinstance(con, sqlite3.Connection):
+        with con.transaction(durable=durable):
+            yield
+        return
     if durable:
         con.execute("PRAGMA synchronous = FULL")
     con.execute("BEGIN IMMEDIATE")
