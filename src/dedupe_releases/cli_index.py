@@ -366,8 +366,12 @@ def check_cmd(index: Target, deep: bool) -> None:
       dedupe-releases index check --index archive.db
     """
     from dedupe_releases.index.check import check_index
+    from dedupe_releases.index.schema import exists
     from dedupe_releases.output import escape_control
 
+    if isinstance(index, PgUrl):
+        with _handled():  # a server that cannot be reached: one line on stderr, not "damaged"
+            exists(index)
     findings = check_index(index, deep)
     errors = [f for f in findings if f.level == "error"]
     lines = [f"{f.level}: {escape_control(f.message)}" for f in findings]

@@ -481,20 +481,23 @@ class Index:
     def insert_articles(
         self, file_id: int, record: FileRecord, articles: Iterable[Article]
     ) -> None:
-        """Insert ``articles`` of ``record`` (state ``added``) with their keys (the keys of
-        all of them at once: one statement per table on a server)."""
+        """Insert ``articles`` of ``record`` (state ``added``) with their keys: one
+        statement per table (on a server, one round trip each).
+
+        Row ids are given as SQLite would give them one by one (the largest plus one): the
+        writer lock guarantees no other writer in between.
+        """
         settings = self.settings() or {}
         seed = int(settings.get("seed", 1))
         sketches = {s.article_id: s for s in record.sketches}
+        last = int(self.con.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0])
+        rows: list[tuple[Any, ...]] = []
         keys: dict[str, list[tuple[int, int]]] = {"bands": [], "sentences": [], "lines": []}
-        for article in articles:
+        for rid, article in enumerate(articles, last + 1):
             sketch = sketches[article.id]
-            rid = self.con.execute(
-                "INSERT INTO articles (id, ref, file, ordinal, first_line, last_line, kind, title,"
-                " title_hash, body, content_hash, fixes, title_repaired, truncated, shingles,"
-                f" signature, sentences, lines, state) VALUES ({_next_id('articles')},"
-                " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'added') RETURNING id",
+            rows.append(
                 (
+                    rid,
                     article.id,
                     file_id,
                     article.ordinal,
@@ -512,16 +515,24 @@ class Index:
                     signature_blob(sketch, seed),
                     sketch.sentences,
                     sketch.lines,
-                ),
-            ).fetchone()[0]
+                    "added",
+                )
+            )
             keys["bands"].extend((k, rid) for k in signed(sketch.bands))
             keys["sentences"].extend((h, rid) for h in signed(sketch.sentences))
             keys["lines"].extend((h, rid) for h in signed(sketch.lines))
-        for table, rows in keys.items():
+        self.con.executemany(
+            "INSERT INTO articles (id, ref, file, ordinal, first_line, last_line, kind, title,"
+            " title_hash, body, content_hash, fixes, title_repaired, truncated, shingles,"
+            " signature, sentences, lines, state)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        for table, pairs in keys.items():
             column = "key" if table == "bands" else "hash"
             self.con.executemany(
                 f"INSERT INTO {table} ({column}, article) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                rows,
+                pairs,
             )
 
     def update_lines(self, rid: int, lines: tuple[int, int]) -> None:
