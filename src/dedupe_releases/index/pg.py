@@ -295,8 +295,8 @@ def connect(
 ) -> PgConnection:
     """Open the index in ``target`` (creating its tables when ``create`` and the schema is
     empty), checked as ``schema.connect`` checks a file. ``session``: a connection already
-    holding the writer lock. A ``reader`` never creates, migrates or writes: its session is
-    read-only once the schema is checked."""
+    holding the writer lock. A ``reader`` never creates, migrates or writes: once the schema
+    is checked it reads in one read-only repeatable-read transaction (one snapshot)."""
     con = session or open_connection(target)
     try:
         encoding = con.execute("SHOW server_encoding").fetchone()[0]
@@ -324,7 +324,9 @@ def connect(
             migrate(con, ns)
         check_schema(con, ns)
         if reader:
-            con.execute("SET default_transaction_read_only = on")
+            # One snapshot for everything the reader reads: a report or a check never mixes
+            # the states before and after another run's commit.
+            con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
     except BaseException:
         if session is None:
             con.close()
