@@ -639,16 +639,19 @@ class Index:
         )
 
     def members(self, rids: Iterable[int]) -> dict[int, Member]:
-        out: dict[int, Member] = {}
-        for rid in rids:
-            row = self.con.execute(
+        """The articles of ``rids`` that exist, in the order asked (one query per 500)."""
+        wanted = list(rids)
+        found: dict[int, Member] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for row in self.con.execute(
                 f"SELECT a.id, {_POSITION}, a.ref FROM articles a JOIN files f ON f.id = a.file"
-                " WHERE a.id = ?",
-                (rid,),
-            ).fetchone()
-            if row is not None:
-                out[rid] = Member(*row)
-        return out
+                f" WHERE a.id IN ({marks})",
+                chunk,
+            ):
+                found[int(row[0])] = Member(*row)
+        return {rid: found[rid] for rid in wanted if rid in found}
 
     def count_bucket(self, table: str, key: int) -> int:
         column = "key" if table == "bands" else "hash"
@@ -1089,6 +1092,24 @@ class Index:
             (_signed1(line),),
         ).fetchone()
         return int(titles) >= min_titles and int(files) >= min_files
+
+    def boilerplate_among(self, lines: Iterable[int], min_titles: int, min_files: int) -> set[int]:
+        """``is_boilerplate`` of many lines at once (one query per 500 lines)."""
+        keys = [_signed1(h) for h in lines]
+        out: set[int] = set()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            out.update(
+                unsigned(h)
+                for (h,) in self.con.execute(
+                    "SELECT l.hash FROM lines l JOIN articles a ON a.id = l.article"
+                    f" WHERE l.hash IN ({marks}) AND a.state IN {self._view} GROUP BY l.hash"
+                    " HAVING count(DISTINCT a.title_hash) >= ? AND count(DISTINCT a.file) >= ?",
+                    (*chunk, min_titles, min_files),
+                )
+            )
+        return out
 
     def learn_boilerplate(self, min_titles: int, min_files: int) -> frozenset[int]:
         """``boilerplate.learn`` over every article in view, in one SQL pass."""
