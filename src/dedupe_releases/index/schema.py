@@ -5,6 +5,7 @@ security page): ``trusted_schema=OFF``, no SQL functions of ours, and the schema
 object by object with the one this version writes before anything else is read. The schema
 version lives in ``PRAGMA user_version``; each migration runs in one transaction together
 with the new version number, so a killed migration leaves the old schema working.
+``connect`` also opens an index in PostgreSQL (``pg.py``, which translates this schema).
 """
 
 from __future__ import annotations
