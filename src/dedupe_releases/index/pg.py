@@ -39,7 +39,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -237,18 +237,37 @@ def open_connection(target: PgUrl) -> PgConnection:
     return PgConnection(raw, target)
 
 
-def _namespace(con: PgConnection) -> tuple[int, str]:
-    """Oid and name of the schema the index's tables live in (the first on search_path)."""
+class Schema(NamedTuple):
+    """The PostgreSQL schema the index's tables live in."""
+
+    oid: int
+    name: str
+
+    def qualified(self, table: str) -> str:
+        return f"{_quote(self.name)}.{_quote(table)}"
+
+
+def _namespace(con: PgConnection) -> Schema:
+    """The schema the index's tables live in: the first that exists on ``search_path``."""
     row = con.execute("SELECT to_regnamespace(current_schema())::oid, current_schema()").fetchone()
     if row is None or row[0] is None:
         raise IndexError_(
             f"index {con.target}: no schema to keep the index in (search_path names none that"
             " exists)"
         )
-    return int(row[0]), str(row[1])
+    return Schema(int(row[0]), str(row[1]))
 
 
-def _version(con: PgConnection, ns: int) -> int | None:
+def exists(target: PgUrl) -> bool:
+    """Does the database hold an index yet? (Connection failures: ``IndexError_``.)"""
+    con = open_connection(target)
+    try:
+        return _version(con, _namespace(con)) is not None
+    finally:
+        con.close()
+
+
+def _version(con: PgConnection, ns: Schema) -> int | None:
     """The schema version of the index in schema ``ns``; None when the schema is empty.
 
     Raises ``IndexError_`` for a schema that holds another application's tables.
@@ -256,7 +275,8 @@ def _version(con: PgConnection, ns: int) -> int | None:
     names = [
         str(n)
         for (n,) in con.execute(
-            "SELECT relname FROM pg_class WHERE relnamespace = ?::oid ORDER BY relname", (ns,)
+            "SELECT relname FROM pg_class WHERE relnamespace = ?::oid ORDER BY relname",
+            (ns.oid,),
         )
     ]
     if "schema_version" not in names:
@@ -267,7 +287,7 @@ def _version(con: PgConnection, ns: int) -> int | None:
             )
         return None
     rows = con.execute(
-        f"SELECT application, version FROM {_qualified(con, ns, 'schema_version')}"
+        f"SELECT application, version FROM {ns.qualified('schema_version')}"
     ).fetchall()
     if len(rows) != 1 or rows[0][0] != APPLICATION_ID:
         raise IndexError_(
@@ -275,11 +295,6 @@ def _version(con: PgConnection, ns: int) -> int | None:
             " (its schema_version is not a dedupe-releases one)"
         )
     return int(rows[0][1])
-
-
-def _qualified(con: PgConnection, ns: int, name: str) -> str:
-    schema = con.execute("SELECT nspname FROM pg_namespace WHERE oid = ?::oid", (ns,)).fetchone()
-    return f"{_quote(str(schema[0]))}.{_quote(name)}"
 
 
 def _quote(name: str) -> str:
@@ -305,7 +320,7 @@ def connect(
                 f"index {target}: the database's encoding is {encoding}; the index needs a"
                 " UTF8 database (createdb -E UTF8 ...)"
             )
-        ns, _name = _namespace(con)
+        ns = _namespace(con)
         version = _version(con, ns)
         if version is None and not create:
             raise IndexError_(f"index {target} holds no index yet (a scan with --index makes it)")
@@ -334,11 +349,11 @@ def connect(
     return con
 
 
-def migrate(con: PgConnection, ns: int) -> None:
+def migrate(con: PgConnection, ns: Schema) -> None:
     """Bring the schema up to ``SCHEMA_VERSION``, one transaction per step."""
     while (version := _version(con, ns) or 0) < SCHEMA_VERSION:
         with con.transaction():
-            con.execute("SELECT pg_advisory_xact_lock(?::integer, ?::integer)", _key(con, ns))
+            con.execute("SELECT pg_advisory_xact_lock(?::integer, ?::integer)", _key(ns))
             if (_version(con, ns) or 0) != version:  # another process migrated meanwhile
                 continue
             if version == 0:
@@ -352,10 +367,9 @@ def migrate(con: PgConnection, ns: int) -> None:
             con.execute("UPDATE schema_version SET version = ?", (version + 1,))
 
 
-def _key(con: PgConnection, ns: int, cls: int = MIGRATION_LOCK) -> tuple[int, int]:
+def _key(ns: Schema, cls: int = MIGRATION_LOCK) -> tuple[int, int]:
     """The advisory-lock key of the index in schema ``ns`` (one index per schema)."""
-    name = con.execute("SELECT nspname FROM pg_namespace WHERE oid = ?::oid", (ns,)).fetchone()
-    return cls, zlib.crc32(str(name[0]).encode()) & 0x7FFFFFFF
+    return cls, zlib.crc32(ns.name.encode()) & 0x7FFFFFFF
 
 
 Description = set[tuple[str, str, str, str]]
@@ -436,10 +450,10 @@ def expected_schema(con: PgConnection, version: int = SCHEMA_VERSION) -> Descrip
             con.execute("ROLLBACK")
 
 
-def check_schema(con: PgConnection, ns: int) -> None:
+def check_schema(con: PgConnection, ns: Schema) -> None:
     """Refuse any object this version did not create, and any it created that changed."""
     version = _version(con, ns) or 0
-    found = describe(con, ns)
+    found = describe(con, ns.oid)
     expected = expected_schema(con, version)
     extra = sorted(found - expected)
     missing = sorted(expected - found)
@@ -461,7 +475,7 @@ def integrity(con: PgConnection) -> list[str]:
     """What ``PRAGMA integrity_check``/``foreign_key_check`` find in a file, as far as a
     client can tell: rows whose foreign key points nowhere, foreign keys not enforced
     (their triggers disabled), indexes left invalid."""
-    ns, _name = _namespace(con)
+    ns = _namespace(con)
     problems: list[str] = []
     for table, column, parent, key in con.execute(
         "SELECT c.relname, a.attname, p.relname, pa.attname FROM pg_constraint co"
@@ -469,9 +483,9 @@ def integrity(con: PgConnection) -> list[str]:
         " JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = co.conkey[1]"
         " JOIN pg_attribute pa ON pa.attrelid = co.confrelid AND pa.attnum = co.confkey[1]"
         " WHERE co.contype = 'f' AND c.relnamespace = ?::oid ORDER BY 1, 2",
-        (ns,),
+        (ns.oid,),
     ).fetchall():
-        child, parent_table = _qualified(con, ns, table), _qualified(con, ns, parent)
+        child, parent_table = ns.qualified(table), ns.qualified(parent)
         col, ref = _quote(column), _quote(key)
         orphans = con.execute(
             f"SELECT count(*) FROM {child} x WHERE x.{col} IS NOT NULL AND NOT EXISTS"
@@ -482,13 +496,13 @@ def integrity(con: PgConnection) -> list[str]:
     for (table,) in con.execute(
         "SELECT DISTINCT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
         " WHERE c.relnamespace = ?::oid AND t.tgisinternal AND t.tgenabled = 'D' ORDER BY 1",
-        (ns,),
+        (ns.oid,),
     ).fetchall():
         problems.append(f"foreign keys of {table} are not enforced (their triggers are disabled)")
     for (name,) in con.execute(
         "SELECT ic.relname FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid"
         " WHERE ic.relnamespace = ?::oid AND NOT (i.indisvalid AND i.indisready) ORDER BY 1",
-        (ns,),
+        (ns.oid,),
     ).fetchall():
         problems.append(f"index {name} is invalid (REINDEX it)")
     return problems
@@ -496,8 +510,7 @@ def integrity(con: PgConnection) -> list[str]:
 
 def writer_running(con: PgConnection) -> bool:
     """Does a session hold this index's writer lock? (Read from ``pg_locks``, never tried.)"""
-    ns, _name = _namespace(con)
-    return _holder_row(con, _key(con, ns, WRITER_LOCK)) is not None
+    return _holder_row(con, _key(_namespace(con), WRITER_LOCK)) is not None
 
 
 def _holder_row(con: PgConnection, key: tuple[int, int]) -> Any:
@@ -554,8 +567,7 @@ class PgLock:
     def __enter__(self) -> PgLock:
         con = open_connection(self.target)
         try:
-            ns, _name = _namespace(con)
-            self._key = _key(con, ns, WRITER_LOCK)
+            self._key = _key(_namespace(con), WRITER_LOCK)
             deadline = time.monotonic() + self.wait
             lock = "SELECT pg_try_advisory_lock(?::integer, ?::integer)"
             while not con.execute(lock, self._key).fetchone()[0]:

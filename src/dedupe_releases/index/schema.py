@@ -251,12 +251,7 @@ def exists(target: Target) -> bool:
     need_psycopg(target)
     from dedupe_releases.index import pg
 
-    con = pg.open_connection(target)
-    try:
-        ns, _name = pg._namespace(con)
-        return pg._version(con, ns) is not None
-    finally:
-        con.close()
+    return pg.exists(target)
 
 
 def connect_file(path: Path, *, create: bool = False, reader: bool = False) -> sqlite3.Connection:
