@@ -213,6 +213,7 @@ def scan_with_index(
     decisions: Path | None,
     wait: float | None,
     allow_mass_delete: bool,
+    engine: Any = None,
 ) -> NoReturn:
     """``scan --index``: the incremental run, then its events or the full report."""
     from dedupe_releases.decisions import load_decisions
@@ -224,8 +225,8 @@ def scan_with_index(
     options = IndexOptions(wait=wait, decisions=reviewed, allow_mass_delete=allow_mass_delete)
     LOG.info("scan %s --index %s: started", " ".join(map(str, paths)), index)
     with _handled(), GracefulStop() as stopper:
-        result = scan_incremental(paths, config, index, options, on_file, stopper.requested)
-    with _handled(), result:
+        result = scan_incremental(paths, config, index, options, on_file, stopper.requested, engine)
+    with _handled(), result:  # (a lost PostgreSQL server while reporting: one line, exit 3)
         LOG.info("scan --index %s: run %d %s %s", index, result.run, result.status, result.counts)
         if not quiet:
             for problem in result.problems:

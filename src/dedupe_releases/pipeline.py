@@ -32,6 +32,7 @@ from dedupe_releases.store import ArticleStore
 from dedupe_releases.verify import RATIO_CHARS, Features, Verifier, features, normalised, score
 
 if TYPE_CHECKING:
+    from dedupe_releases.dask_engine import DaskEngine
     from dedupe_releases.decisions import Decisions
 
 
@@ -176,22 +177,30 @@ def scan(
     jobs: int | None = None,
     store: Any = None,
     decisions: Decisions | None = None,
+    engine: DaskEngine | None = None,
 ) -> ScanResult:
     """Find near-duplicate articles under ``paths`` (files or folders).
 
     ``jobs`` worker processes read, fix, split and sketch the files (default: every core);
     the result is the same for any number. ``store``: where articles and keys go (a spill
     store unless given; an ``index.Index`` works too, read in this process).
-    ``decisions``: reviewed pairs and pins to honour.
+    ``decisions``: reviewed pairs and pins to honour. ``engine``: a ``dask_engine.DaskEngine``
+    that runs ingest, the candidate search and verification on a Dask cluster instead of
+    ``jobs`` local processes (same result; clustering and canonicals stay here).
     """
     config = config or Config()
     spill = SpillStore() if store is None else None
+    if engine is not None and spill is None:
+        raise ValueError("an engine scans into its own spill store: give no store")
     result = ScanResult(config, spill if spill is not None else store, decisions=decisions or None)
     stream: Iterable[Any]
     if spill is not None:
         work = partial(ingest_packed, config=config)
         items = walk([Path(p) for p in paths], config.read)
-        stream = ordered_map(work, items, jobs or default_jobs())
+        if engine is None:
+            stream = ordered_map(work, items, jobs or default_jobs())
+        else:
+            stream = engine.ingest(items, config)
         add: Callable[[Any], None] = spill.add_packed
     else:
         stream = ingest_all([Path(p) for p in paths], config)
@@ -210,7 +219,10 @@ def scan(
         if on_file is not None:
             on_file(item.source)
     store = result.store
-    pairs = store.candidate_pairs(config.verify.min_shared_sentences)
+    if engine is None:
+        pairs = store.candidate_pairs(config.verify.min_shared_sentences)
+    else:
+        pairs = engine.candidate_pairs(store, config)
     result.candidates = len(pairs)
     # Boilerplate is learned from every file's body lines, then masked before verification
     # (the band keys above saw it: they only propose pairs, they never decide).
@@ -220,6 +232,8 @@ def scan(
     mask = result.boilerplate.mask if result.boilerplate.hashes else None
     fast = partial(_stored_features, spill, config, result.boilerplate) if spill else None
     verifier = Verifier(store.article, config.sketch, v, sentence_hashes, text=mask, features=fast)
+    if engine is not None:
+        verifier.remember(engine.verify(pairs, store, config, result.boilerplate))
     matches = [m for a, b in pairs if (m := verifier.match(a, b)) is not None]
     match: Callable[[str, str], Match | None] = verifier.match
     edges: Iterable[Match] = matches
