@@ -116,3 +116,8 @@ def figures():
     recorded = Figures()
     yield recorded
     recorded.dump()
+
+
+# --- a real PostgreSQL server for the PostgreSQL index (tests/pgserver.py) ---------------------
+
+from pgserver import postgres_server  # noqa: E402, F401

@@ -32,6 +32,7 @@ from dedupe_releases.cli_common import (
 )
 from dedupe_releases.config import Config
 from dedupe_releases.errors import ExitCode, Interrupted
+from dedupe_releases.index.target import PgUrl, Target, is_url
 
 LOG = logging.getLogger("dedupe_releases")
 
@@ -39,7 +40,8 @@ INDEX_EXIT_CODES = """\b
 Exit codes with --index:
   0  done; with --changes: done and nothing changed
   1  finished, but some inputs were skipped or could not be read (one stderr line each)
-  3  the index is damaged, newer, made with other settings, or would lose most files
+  3  the index is damaged, newer, made with other settings, or would lose most files;
+     its PostgreSQL server cannot be reached or was lost during the run
   5  another run holds the index (see --wait)
   6  the --output file or the --log-file could not be written
   10 with --changes: done, and this run changed clusters (events on stdout)
@@ -55,14 +57,32 @@ _ADOPTED = {
 }
 
 
+class IndexParam(click.ParamType):  # type: ignore[type-arg]
+    """``--index``: an SQLite file (a path) or a ``postgresql://`` / ``postgres://`` URL."""
+
+    name = "index"
+
+    def __init__(self, exists: bool = False) -> None:
+        self.path = click.Path(exists=exists, dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, (Path, PgUrl)):
+            return value
+        if is_url(value):
+            return PgUrl(value)
+        return self.path.convert(value, param, ctx)
+
+
 def index_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The incremental-scan options of ``scan``."""
     options = [
         click.option(
             "--index",
-            type=click.Path(dir_okay=False, path_type=Path),
+            type=IndexParam(),
+            metavar="FILE|URL",
             help="SQLite index for nightly runs: only new or changed files are read; created"
-            " if missing. Settings not given are taken from it.",
+            " if missing. Settings not given are taken from it. A postgresql:// URL keeps it"
+            " in a PostgreSQL database that several hosts can share.",
         ),
         click.option(
             "--changes",
@@ -185,22 +205,23 @@ class GracefulStop:
             signal.signal(sig, handler)
 
 
-def reading(index: Path) -> contextlib.AbstractContextManager[None]:
+def reading(index: Any) -> contextlib.AbstractContextManager[None]:
     """``index.schema.reading``, imported when an index is used (not at every start)."""
     from dedupe_releases.index.schema import reading as _reading
 
     return _reading(index)
 
 
-def adopt_settings(ctx: click.Context, config: Config, index: Path) -> Config:
+def adopt_settings(ctx: click.Context, config: Config, index: Target) -> Config:
     """Options left at their defaults take the values the index was built with."""
     import dataclasses
 
+    from dedupe_releases.index.schema import exists
     from dedupe_releases.index.store import Index
 
-    if not index.exists():
-        return config
     with _handled():
+        if not exists(index):
+            return config
         idx = Index.open(index, reader=True)
         try:
             with reading(index):
@@ -238,7 +259,7 @@ def scan_with_index(
     quiet: bool,
     on_file: Callable[[str], None] | None,
     *,
-    index: Path,
+    index: Target,
     changes: bool,
     decisions: Path | None,
     wait: float | None,
@@ -256,7 +277,7 @@ def scan_with_index(
     LOG.info("scan %s --index %s: started", " ".join(map(str, paths)), index)
     with _handled(), GracefulStop() as stopper:
         result = scan_incremental(paths, config, index, options, on_file, stopper.requested, engine)
-    with result:
+    with _handled(), result:  # (a lost PostgreSQL server while reporting: one line, exit 3)
         LOG.info("scan --index %s: run %d %s %s", index, result.run, result.status, result.counts)
         if not quiet:
             for problem in result.problems:
@@ -276,7 +297,7 @@ def scan_with_index(
     sys.exit(int(ExitCode.OK))
 
 
-def _reader(index: Path) -> Any:
+def _reader(index: Target) -> Any:
     from dedupe_releases.index.store import Index
 
     with _handled():
@@ -286,8 +307,9 @@ def _reader(index: Path) -> Any:
 _INDEX_ARG = click.option(
     "--index",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The index a scan with --index wrote.",
+    type=IndexParam(exists=True),
+    metavar="FILE|URL",
+    help="The index a scan with --index wrote (a file, or a postgresql:// URL).",
 )
 
 
@@ -300,7 +322,7 @@ _INDEX_ARG = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the report to FILE (whole or not at all) instead of stdout.",
 )
-def clusters(index: Path, fmt: str, output: Path | None) -> None:
+def clusters(index: Target, fmt: str, output: Path | None) -> None:
     """Report the clusters in an index as of its last finished run, without scanning.
 
     The output is the same document ``scan`` writes (same JSON schema), with the index's
@@ -336,11 +358,12 @@ def index_group() -> None:
     is_flag=True,
     help="Also recompute every article's band keys and a sample of signatures from text.",
 )
-def check_cmd(index: Path, deep: bool) -> None:
+def check_cmd(index: Target, deep: bool) -> None:
     """Verify that an index is whole and consistent; exit 3 if it is not.
 
-    Runs SQLite's integrity and foreign-key checks, compares the schema with the expected
-    one, and checks the index's own invariants (band and sentence rows, relations, clusters,
+    Runs SQLite's integrity and foreign-key checks (PostgreSQL: every foreign key recounted,
+    their triggers enabled, every index valid), compares the schema with the expected one,
+    and checks the index's own invariants (band and sentence rows, relations, clusters,
     unfinished runs). Prints one line per finding. Safe while a scan is running.
 
     \b
@@ -348,8 +371,12 @@ def check_cmd(index: Path, deep: bool) -> None:
       dedupe-releases index check --index archive.db
     """
     from dedupe_releases.index.check import check_index
+    from dedupe_releases.index.schema import exists
     from dedupe_releases.output import escape_control
 
+    if isinstance(index, PgUrl):
+        with _handled():  # a server that cannot be reached: one line on stderr, not "damaged"
+            exists(index)
     findings = check_index(index, deep)
     errors = [f for f in findings if f.level == "error"]
     lines = [f"{f.level}: {escape_control(f.message)}" for f in findings]
@@ -367,7 +394,7 @@ def check_cmd(index: Path, deep: bool) -> None:
     type=int,
     help="The run whose events to print (default: the last that changed anything).",
 )
-def changes_cmd(index: Path, run_id: int | None) -> None:
+def changes_cmd(index: Target, run_id: int | None) -> None:
     """Print the change events a run stored, one JSON object per line (as --changes did).
 
     \b

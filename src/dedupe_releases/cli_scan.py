@@ -32,6 +32,7 @@ from dedupe_releases.cli_engine import engine_options, open_engine
 from dedupe_releases.cli_index import index_options
 from dedupe_releases.config import Config, ReadConfig, SketchConfig
 from dedupe_releases.errors import ExitCode
+from dedupe_releases.index.target import Target
 
 _SketchConfig, _ReadConfig = SketchConfig(), ReadConfig()
 
@@ -84,7 +85,7 @@ def scan(
     output: Path | None,
     quiet: bool,
     jobs: int | None,
-    index: Path | None,
+    index: Target | None,
     changes: bool,
     decisions: Path | None,
     wait: float | None,

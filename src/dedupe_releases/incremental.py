@@ -23,18 +23,22 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dedupe_releases.cluster import CLUSTER_RELATIONS
 from dedupe_releases.config import Config
 from dedupe_releases.decisions import Decisions
 from dedupe_releases.errors import IndexError_, Interrupted, NoInputError
-from dedupe_releases.index.lock import IndexLock
+from dedupe_releases.index.lock import IndexLock, writer_lock
 from dedupe_releases.index.schema import DAMAGE, damaged, reading, transaction
 from dedupe_releases.index.store import FileRow, Index, Stat, flipped
+from dedupe_releases.index.target import Target
 from dedupe_releases.read import CHANGED, SkipFile, problem, read_source, walk
 from dedupe_releases.reconcile import FULL_FRACTION, Reconciled, Stop, reconcile
 from dedupe_releases.records import Article, Match, Problem, SourceText
+
+if TYPE_CHECKING:
+    from dedupe_releases.index.pg import PgLock
 
 #: A file modified less than this before the index saw it is hashed again on the next run.
 #: 2 s covers the coarsest common timestamps (FAT) and clock ticks; the cost is one re-hash.
@@ -144,7 +148,7 @@ class _Run:
         self,
         index: Index,
         config: Config,
-        lock: IndexLock,
+        lock: IndexLock | PgLock,
         options: IndexOptions,
         on_file: Callable[[str], None] | None,
         stop: Callable[[], int | None] | None,
@@ -284,7 +288,7 @@ class _Run:
 def scan_incremental(
     paths: Iterable[Path | str],
     config: Config,
-    index_path: Path,
+    index_path: Target,
     options: IndexOptions | None = None,
     on_file: Callable[[str], None] | None = None,
     stop: Callable[[], int | None] | None = None,
@@ -302,15 +306,16 @@ def scan_incremental(
     """
     options = options or IndexOptions()
     roots = [Path(p) for p in paths]
-    with IndexLock(index_path, options.wait) as lock:
-        try:
-            index = Index.open(index_path, config)  # (its stored settings may be damaged)
+    with writer_lock(index_path, options.wait) as lock:
+        try:  # (its stored settings may be damaged)
+            index = Index.open(index_path, config, session=lock.connection)
         except DAMAGE as exc:
             raise damaged(index_path, exc) from None
         try:
             result = _scan(index, roots, config, lock, options, on_file, stop, engine)
         except DAMAGE as exc:
             index.close()
+            assert isinstance(index_path, Path)
             raise damaged(index_path, exc) from None
         except BaseException:
             index.close()
@@ -322,7 +327,7 @@ def _scan(
     index: Index,
     roots: list[Path],
     config: Config,
-    lock: IndexLock,
+    lock: IndexLock | PgLock,
     options: IndexOptions,
     on_file: Callable[[str], None] | None,
     stop: Callable[[], int | None] | None,

@@ -1,17 +1,19 @@
 """``dedupe-releases index check``: is an index whole and self-consistent?
 
-Takes an index path; returns findings (``error`` or ``info``), never repairs anything.
-Checks SQLite's own ``integrity_check`` and ``foreign_key_check``, the schema (on open), the
-settings, then the index's own invariants: band and sentence rows exist exactly for the
-articles that are not gone, relations join visible articles, every cluster has two or more
-members and its canonical among them, and no run is left unfinished without saying so.
-``deep`` also recomputes every article's band keys from its signature and a sample of
-signatures from the stored text (a poisoned signature would silently hide duplicates).
-"""
+Takes an index (a file or a PostgreSQL URL); returns findings (``error`` or ``info``), never
+repairs anything. Checks SQLite's own ``integrity_check`` and ``foreign_key_check`` (on
+PostgreSQL: foreign keys recounted, their triggers enabled, indexes valid; ``pg.integrity``),
+the schema (on open), the settings, then the index's own invariants: band and sentence rows
+exist exactly for the articles that are not gone, relations join visible articles, every
+cluster has two or more members and its canonical among them, and no run is left unfinished
+without saying so. ``deep`` also recomputes every article's band keys from its signature and
+a sample of signatures from the stored text (a poisoned signature would silently hide
+duplicates)."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +21,9 @@ import numpy as np
 
 from dedupe_releases.errors import IndexError_
 from dedupe_releases.index.lock import lock_path
-from dedupe_releases.index.schema import DAMAGE, connect, damaged
+from dedupe_releases.index.schema import DAMAGE, Connection, connect, damaged
 from dedupe_releases.index.store import Index, signature_values, signed
+from dedupe_releases.index.target import Target
 
 #: ``--deep`` re-sketches at most this many articles from their stored text.
 DEEP_SAMPLE = 1000
@@ -32,12 +35,18 @@ class Finding:
     message: str
 
 
-def _writer_running(path: Path) -> bool:
+def _writer_running(path: Target, con: Connection) -> bool:
     """True if a scan holds the index's lock right now.
 
-    Read from ``/proc/locks`` (Linux) rather than by trying the lock: a probe that took even
-    a shared lock for a moment could make a starting scan exit with LOCKED.
+    Read from ``/proc/locks`` (Linux; on PostgreSQL from ``pg_locks``) rather than by trying
+    the lock: a probe that took even a shared lock for a moment could make a starting scan
+    exit with LOCKED.
     """
+    if not isinstance(path, Path):
+        from dedupe_releases.index import pg
+
+        assert isinstance(con, pg.PgConnection)
+        return pg.writer_running(con)
     try:
         inode = os.stat(lock_path(path)).st_ino
         with open("/proc/locks", encoding="ascii", errors="replace") as fh:  # noqa: PTH123
@@ -51,7 +60,7 @@ def _writer_running(path: Path) -> bool:
     return False
 
 
-def check_index(path: Path, deep: bool = False) -> list[Finding]:
+def check_index(path: Target, deep: bool = False) -> list[Finding]:
     """Every finding about the index at ``path``; an empty error list means it is sound."""
     try:
         con = connect(path, reader=True)
@@ -59,10 +68,30 @@ def check_index(path: Path, deep: bool = False) -> list[Finding]:
         return [Finding("error", str(exc))]
     try:
         return _check(Index(con, path), deep)
+    except IndexError_ as exc:  # a stored value that is not what it must be, a lost server
+        return [Finding("error", str(exc))]
     except DAMAGE as exc:
         return [Finding("error", str(damaged(path, exc)))]
     finally:
         con.close()
+
+
+def _integrity(con: Connection) -> list[str]:
+    """The database's own consistency checks, one message per problem."""
+    if not isinstance(con, sqlite3.Connection):
+        from dedupe_releases.index import pg
+
+        return pg.integrity(con)
+    out = []
+    rows = [r[0] for r in con.execute("PRAGMA integrity_check")]
+    if rows != ["ok"]:
+        out.append(f"integrity_check: {'; '.join(map(str, rows[:5]))}")
+    fk = con.execute("PRAGMA foreign_key_check").fetchall()
+    if fk:
+        out.append(
+            f"foreign_key_check: {len(fk)} rows point nowhere (first: {fk[0][0]} row {fk[0][1]})"
+        )
+    return out
 
 
 def _check(index: Index, deep: bool) -> list[Finding]:
@@ -75,12 +104,8 @@ def _check(index: Index, deep: bool) -> list[Finding]:
     def scalar(sql: str) -> int:
         return int(con.execute(sql).fetchone()[0])
 
-    rows = [r[0] for r in con.execute("PRAGMA integrity_check")]
-    if rows != ["ok"]:
-        error(f"integrity_check: {'; '.join(map(str, rows[:5]))}")
-    fk = con.execute("PRAGMA foreign_key_check").fetchall()
-    if fk:
-        error(f"foreign_key_check: {len(fk)} rows point nowhere (first: {fk[0][0]} row {fk[0][1]})")
+    for problem in _integrity(con):
+        error(problem)
     settings = index.settings()
     if settings is None:
         if scalar("SELECT (SELECT count(*) FROM files) + (SELECT count(*) FROM runs)"):
@@ -178,7 +203,7 @@ def _check(index: Index, deep: bool) -> list[Finding]:
         "SELECT count(*) FROM articles WHERE state IN ('added', 'retiring') AND state = 'retiring'"
     )
     unfinished = [r["id"] for r in index.runs() if r["status"] == "running"]
-    writer = _writer_running(index.path)
+    writer = _writer_running(index.path, con)
     if added or retiring:
         if writer:
             out.append(

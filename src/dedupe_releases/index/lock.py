@@ -18,8 +18,13 @@ import re
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from dedupe_releases.errors import IndexError_, IndexLockedError
+from dedupe_releases.index.target import Target, need_psycopg
+
+if TYPE_CHECKING:
+    from dedupe_releases.index.pg import PgLock
 
 _HOLDER = re.compile(r"pid \d{1,10} since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
@@ -31,6 +36,17 @@ def lock_path(index: Path) -> Path:
     return index.with_name(index.name + ".lock")
 
 
+def writer_lock(target: Target, wait: float | None = None) -> IndexLock | PgLock:
+    """The writer lock of an index: ``IndexLock`` for a file, ``PgLock`` (an advisory lock on
+    the server, ``pg.py``) for a PostgreSQL database."""
+    if isinstance(target, Path):
+        return IndexLock(target, wait)
+    need_psycopg(target)
+    from dedupe_releases.index.pg import PgLock
+
+    return PgLock(target, wait)
+
+
 class IndexLock:
     """``with IndexLock(index, wait=None):`` hold the index's writer lock.
 
@@ -39,6 +55,9 @@ class IndexLock:
     moment (the lock file's new mtime): file times are compared with it, not with this
     process's clock, which may be wrong (git's racy-git rule uses the index file the same way).
     """
+
+    #: The connection that holds the lock (a PostgreSQL index's ``PgLock`` only).
+    connection = None
 
     def __init__(self, index: Path, wait: float | None = None) -> None:
         self.index = index

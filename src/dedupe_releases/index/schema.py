@@ -5,6 +5,7 @@ security page): ``trusted_schema=OFF``, no SQL functions of ours, and the schema
 object by object with the one this version writes before anything else is read. The schema
 version lives in ``PRAGMA user_version``; each migration runs in one transaction together
 with the new version number, so a killed migration leaves the old schema working.
+``connect`` also opens an index in PostgreSQL (``pg.py``, which translates this schema).
 """
 
 from __future__ import annotations
@@ -16,8 +17,17 @@ import urllib.request
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 from dedupe_releases.errors import IndexError_
+from dedupe_releases.index.target import Target, need_psycopg
+
+if TYPE_CHECKING:
+    from dedupe_releases.index.pg import PgConnection
+
+#: An open index: an SQLite connection, or a PostgreSQL one with the same interface
+#: (``index/pg.py``).
+Connection: TypeAlias = "sqlite3.Connection | PgConnection"
 
 #: 'ddrp' in ASCII: ``PRAGMA application_id`` of every index (``file`` shows it).
 APPLICATION_ID = 0x64647270
@@ -196,7 +206,7 @@ DAMAGE: tuple[type[Exception], ...] = (
 
 
 @contextlib.contextmanager
-def reading(path: Path) -> Iterator[None]:
+def reading(path: object) -> Iterator[None]:
     """Report anything in ``DAMAGE`` raised inside as the index's damage (``damaged``)."""
     try:
         yield
@@ -204,7 +214,7 @@ def reading(path: Path) -> Iterator[None]:
         raise damaged(path, exc) from None
 
 
-def damaged(path: Path, exc: BaseException) -> IndexError_:
+def damaged(path: object, exc: BaseException) -> IndexError_:
     """The one message for an index SQLite cannot read or write."""
     name = getattr(exc, "sqlite_errorname", "")
     if name == "SQLITE_FULL" or "disk is full" in str(exc):
@@ -251,7 +261,34 @@ def _check_file(path: Path) -> None:
         raise IndexError_(f"index {path} exists but is empty; remove it to start a new index there")
 
 
-def connect(path: Path, *, create: bool = False, reader: bool = False) -> sqlite3.Connection:
+def connect(
+    target: Target,
+    *,
+    create: bool = False,
+    reader: bool = False,
+    session: PgConnection | None = None,
+) -> Connection:
+    """Open the index at ``target``: an SQLite file (``connect_file``) or a PostgreSQL
+    database (``pg.connect``; ``session``: a connection that holds the writer lock)."""
+    if isinstance(target, Path):
+        return connect_file(target, create=create, reader=reader)
+    need_psycopg(target)
+    from dedupe_releases.index import pg
+
+    return pg.connect(target, create=create, reader=reader, session=session)
+
+
+def exists(target: Target) -> bool:
+    """Is there an index at ``target`` yet? (A server that cannot be reached: IndexError_.)"""
+    if isinstance(target, Path):
+        return target.exists()
+    need_psycopg(target)
+    from dedupe_releases.index import pg
+
+    return pg.exists(target)
+
+
+def connect_file(path: Path, *, create: bool = False, reader: bool = False) -> sqlite3.Connection:
     """Open ``path`` (creating it when ``create`` and it does not exist), checked.
 
     A ``reader`` never creates, migrates or writes, and reads in one transaction (one WAL
@@ -400,12 +437,17 @@ def check_schema(con: sqlite3.Connection, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def transaction(con: sqlite3.Connection, *, durable: bool = False) -> Iterator[None]:
+def transaction(con: Connection, *, durable: bool = False) -> Iterator[None]:
     """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception.
 
     ``durable``: make this commit with ``synchronous=FULL`` (the WAL is synced before
-    COMMIT returns), for the commit that ends a run.
+    COMMIT returns), for the commit that ends a run. (PostgreSQL: ``BEGIN`` ... ``COMMIT``,
+    ``synchronous_commit = on`` when durable.)
     """
+    if not isinstance(con, sqlite3.Connection):
+        with con.transaction(durable=durable):
+            yield
+        return
     if durable:
         con.execute("PRAGMA synchronous = FULL")
     con.execute("BEGIN IMMEDIATE")

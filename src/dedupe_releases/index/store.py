@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
 import struct
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,7 +33,14 @@ from dedupe_releases.boilerplate import Boilerplate, title_hash
 from dedupe_releases.candidates import MAX_BUCKET_PAIRS, MAX_SENTENCE_ARTICLES, MIN_SENTENCE_WORDS
 from dedupe_releases.config import Config
 from dedupe_releases.errors import IndexError_
-from dedupe_releases.index.schema import FINAL_STATES, SHOWN_STATES, connect, transaction
+from dedupe_releases.index.schema import (
+    FINAL_STATES,
+    SHOWN_STATES,
+    Connection,
+    connect,
+    transaction,
+)
+from dedupe_releases.index.target import Target
 from dedupe_releases.records import (
     Article,
     Cluster,
@@ -46,6 +51,9 @@ from dedupe_releases.records import (
     Scores,
     Sketch,
 )
+
+if TYPE_CHECKING:
+    from dedupe_releases.index.pg import PgConnection
 
 #: datasketch's scheme code for ``affine32`` in ``LeanMinHash.serialize``.
 AFFINE32_CODE = 1
@@ -159,6 +167,12 @@ _ARTICLE_COLUMNS = (
 _POSITION = "(f.rank << 32 | a.ordinal)"
 
 
+def _next_id(table: str) -> str:
+    """The row id SQLite gives a new row (the largest plus one), written out so that a
+    PostgreSQL index numbers its rows exactly alike."""
+    return f"(SELECT coalesce(max(id), 0) + 1 FROM {table})"
+
+
 def _states(states: Sequence[str]) -> str:
     return "(" + ", ".join(f"'{s}'" for s in states) + ")"
 
@@ -171,7 +185,7 @@ class Index:
     """An open index. ``final=True`` (a writer finishing a run) sees ``added`` + ``active``
     articles; ``final=False`` (readers, reports) sees the last finished run."""
 
-    def __init__(self, con: sqlite3.Connection, path: Path, final: bool = False) -> None:
+    def __init__(self, con: Connection, path: Target, final: bool = False) -> None:
         self.con = con
         self.path = path
         self.final = final
@@ -183,9 +197,19 @@ class Index:
     # -- opening -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path, config: Config | None = None, *, reader: bool = False) -> Index:
-        """Open (a writer creates) the index; a writer's ``config`` must match its settings."""
-        con = connect(path, create=not reader, reader=reader)
+    def open(
+        cls,
+        path: Target,
+        config: Config | None = None,
+        *,
+        reader: bool = False,
+        session: PgConnection | None = None,
+    ) -> Index:
+        """Open (a writer creates) the index; a writer's ``config`` must match its settings.
+
+        ``session``: the connection that holds a PostgreSQL index's writer lock.
+        """
+        con = connect(path, create=not reader, reader=reader, session=session)
         index = cls(con, path)
         try:
             if config is not None and not reader:
@@ -267,18 +291,22 @@ class Index:
             ).fetchone()[0]
         )
 
-    def article(self, article_id: str) -> Article:
-        hit = self._article_cache.get(article_id)
-        if hit is not None:
-            return hit
+    def _by_ref(self, columns: str, article_id: str) -> Any:
+        """``columns`` of the article in view with id ``article_id`` (and its file)."""
         row = self.con.execute(
-            f"SELECT {_ARTICLE_COLUMNS} FROM articles a JOIN files f ON f.id = a.file"
+            f"SELECT {columns} FROM articles a JOIN files f ON f.id = a.file"
             f" WHERE a.ref = ? AND a.state IN {self._view}",
             (article_id,),
         ).fetchone()
         if row is None:
             raise KeyError(article_id)
-        article = _article(row)
+        return row
+
+    def article(self, article_id: str) -> Article:
+        hit = self._article_cache.get(article_id)
+        if hit is not None:
+            return hit
+        article = _article(self._by_ref(_ARTICLE_COLUMNS, article_id))
         if len(self._article_cache) > 4096:
             self._article_cache.clear()
         self._article_cache[article_id] = article
@@ -298,15 +326,9 @@ class Index:
         hit = self._positions.get(article_id)
         if hit is not None:
             return hit
-        row = self.con.execute(
-            f"SELECT {_POSITION} FROM articles a JOIN files f ON f.id = a.file"
-            f" WHERE a.ref = ? AND a.state IN {self._view}",
-            (article_id,),
-        ).fetchone()
-        if row is None:
-            raise KeyError(article_id)
-        self._positions[article_id] = row[0]
-        return int(row[0])
+        position = int(self._by_ref(_POSITION, article_id)[0])
+        self._positions[article_id] = position
+        return position
 
     def remember_positions(self, members: Iterable[Member]) -> None:
         for m in members:
@@ -388,8 +410,8 @@ class Index:
     def upsert_file(self, path: str, rank: int, stat: Stat | None, seen_ns: int | None) -> int:
         values = (stat.size, stat.mtime_ns, stat.ctime_ns, stat.inode) if stat else (None,) * 4
         row = self.con.execute(
-            "INSERT INTO files (path, state, rank, size, mtime_ns, ctime_ns, inode, seen_ns)"
-            " VALUES (?, 'present', ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO files (id, path, state, rank, size, mtime_ns, ctime_ns, inode, seen_ns)"
+            f" VALUES ({_next_id('files')}, ?, 'present', ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (path) DO UPDATE SET state = 'present', rank = excluded.rank,"
             " size = excluded.size, mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns,"
             " inode = excluded.inode, seen_ns = excluded.seen_ns RETURNING id",
@@ -459,18 +481,23 @@ class Index:
     def insert_articles(
         self, file_id: int, record: FileRecord, articles: Iterable[Article]
     ) -> None:
-        """Insert ``articles`` of ``record`` (state ``added``) with their keys."""
+        """Insert ``articles`` of ``record`` (state ``added``) with their keys: one
+        statement per table (on a server, one round trip each).
+
+        Row ids are given as SQLite would give them one by one (the largest plus one): the
+        writer lock guarantees no other writer in between.
+        """
         settings = self.settings() or {}
         seed = int(settings.get("seed", 1))
         sketches = {s.article_id: s for s in record.sketches}
-        for article in articles:
+        last = int(self.con.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0])
+        rows: list[tuple[Any, ...]] = []
+        keys: dict[str, list[tuple[int, int]]] = {"bands": [], "sentences": [], "lines": []}
+        for rid, article in enumerate(articles, last + 1):
             sketch = sketches[article.id]
-            rid = self.con.execute(
-                "INSERT INTO articles (ref, file, ordinal, first_line, last_line, kind, title,"
-                " title_hash, body, content_hash, fixes, title_repaired, truncated, shingles,"
-                " signature, sentences, lines, state)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'added') RETURNING id",
+            rows.append(
                 (
+                    rid,
                     article.id,
                     file_id,
                     article.ordinal,
@@ -488,19 +515,24 @@ class Index:
                     signature_blob(sketch, seed),
                     sketch.sentences,
                     sketch.lines,
-                ),
-            ).fetchone()[0]
-            self.con.executemany(
-                "INSERT OR IGNORE INTO bands (key, article) VALUES (?, ?)",
-                ((k, rid) for k in signed(sketch.bands)),
+                    "added",
+                )
             )
+            keys["bands"].extend((k, rid) for k in signed(sketch.bands))
+            keys["sentences"].extend((h, rid) for h in signed(sketch.sentences))
+            keys["lines"].extend((h, rid) for h in signed(sketch.lines))
+        self.con.executemany(
+            "INSERT INTO articles (id, ref, file, ordinal, first_line, last_line, kind, title,"
+            " title_hash, body, content_hash, fixes, title_repaired, truncated, shingles,"
+            " signature, sentences, lines, state)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        for table, pairs in keys.items():
+            column = "key" if table == "bands" else "hash"
             self.con.executemany(
-                "INSERT OR IGNORE INTO sentences (hash, article) VALUES (?, ?)",
-                ((h, rid) for h in signed(sketch.sentences)),
-            )
-            self.con.executemany(
-                "INSERT OR IGNORE INTO lines (hash, article) VALUES (?, ?)",
-                ((h, rid) for h in signed(sketch.lines)),
+                f"INSERT INTO {table} ({column}, article) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                pairs,
             )
 
     def update_lines(self, rid: int, lines: tuple[int, int]) -> None:
@@ -607,16 +639,19 @@ class Index:
         )
 
     def members(self, rids: Iterable[int]) -> dict[int, Member]:
-        out: dict[int, Member] = {}
-        for rid in rids:
-            row = self.con.execute(
+        """The articles of ``rids`` that exist, in the order asked (one query per 500)."""
+        wanted = list(rids)
+        found: dict[int, Member] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for row in self.con.execute(
                 f"SELECT a.id, {_POSITION}, a.ref FROM articles a JOIN files f ON f.id = a.file"
-                " WHERE a.id = ?",
-                (rid,),
-            ).fetchone()
-            if row is not None:
-                out[rid] = Member(*row)
-        return out
+                f" WHERE a.id IN ({marks})",
+                chunk,
+            ):
+                found[int(row[0])] = Member(*row)
+        return {rid: found[rid] for rid in wanted if rid in found}
 
     def count_bucket(self, table: str, key: int) -> int:
         column = "key" if table == "bands" else "hash"
@@ -729,9 +764,11 @@ class Index:
                 json.dumps([list(f) for f in match.facts], allow_nan=False),
             )
         self.con.execute(
-            "INSERT OR REPLACE INTO relations"
-            " (a, b, relation, jaccard, containment, ratio, evidence, facts)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO relations (a, b, relation, jaccard, containment, ratio, evidence, facts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET"
+            " relation = excluded.relation, jaccard = excluded.jaccard,"
+            " containment = excluded.containment, ratio = excluded.ratio,"
+            " evidence = excluded.evidence, facts = excluded.facts",
             (a, b, *values),
         )
 
@@ -875,7 +912,9 @@ class Index:
 
     def replace_decisions(self, rows: Iterable[tuple[str, str, str]]) -> None:
         self.con.execute("DELETE FROM decisions")
-        self.con.executemany("INSERT OR IGNORE INTO decisions (kind, a, b) VALUES (?, ?, ?)", rows)
+        self.con.executemany(
+            "INSERT INTO decisions (kind, a, b) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", rows
+        )
 
     def rids_of_refs(self, refs: Iterable[str]) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -896,8 +935,8 @@ class Index:
         with transaction(self.con):
             self.con.execute("UPDATE runs SET status = 'crashed' WHERE status = 'running'")
             row = self.con.execute(
-                "INSERT INTO runs (started, pid, status, tool_version, parameters, roots)"
-                " VALUES (?, ?, 'running', ?, ?, ?) RETURNING id",
+                "INSERT INTO runs (id, started, pid, status, tool_version, parameters, roots)"
+                f" VALUES ({_next_id('runs')}, ?, ?, 'running', ?, ?, ?) RETURNING id",
                 (
                     started,
                     pid,
@@ -1053,6 +1092,24 @@ class Index:
             (_signed1(line),),
         ).fetchone()
         return int(titles) >= min_titles and int(files) >= min_files
+
+    def boilerplate_among(self, lines: Iterable[int], min_titles: int, min_files: int) -> set[int]:
+        """``is_boilerplate`` of many lines at once (one query per 500 lines)."""
+        keys = [_signed1(h) for h in lines]
+        out: set[int] = set()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            out.update(
+                unsigned(h)
+                for (h,) in self.con.execute(
+                    "SELECT l.hash FROM lines l JOIN articles a ON a.id = l.article"
+                    f" WHERE l.hash IN ({marks}) AND a.state IN {self._view} GROUP BY l.hash"
+                    " HAVING count(DISTINCT a.title_hash) >= ? AND count(DISTINCT a.file) >= ?",
+                    (*chunk, min_titles, min_files),
+                )
+            )
+        return out
 
     def learn_boilerplate(self, min_titles: int, min_files: int) -> frozenset[int]:
         """``boilerplate.learn`` over every article in view, in one SQL pass."""
