@@ -32,6 +32,7 @@ _TOKEN = re.compile(r"\w+")
 # which the regex engine scans for 4x faster; it splits the tokens into the same sentences
 # (tested). The separators hold no word characters, so no token is lost or split.
 _SENTENCE = re.compile(r"[\n.!?](?:(?<=\n)|[\"')\]]*\s)")
+_SENTENCE_KEPT = re.compile(f"({_SENTENCE.pattern})")  # the same, keeping the breaks
 #: Shortest sentence, in words, whose hash is kept (a shared passage, not a stock phrase).
 MIN_SENTENCE_WORDS = 8
 # An odd 64-bit multiplier (from splitmix64) to combine token hashes position by position.
@@ -53,21 +54,41 @@ def token_hashes(words: list[str]) -> U64:
     return np.fromiter(map(zlib.crc32, map(str.encode, words)), dtype=np.uint64, count=len(words))
 
 
-def sentence_tokens(text: str) -> tuple[list[str], list[int]]:
+def sentence_tokens(text: str, lines: list[str] | None = None) -> tuple[list[str], list[int]]:
     """The tokens of a text and how many fall in each sentence.
 
     The sentence breaks hold no word characters, so the tokens are exactly ``tokens(text)``.
+    Given ``lines``, appends each line's tokens joined by spaces (``" ".join(tokens(line))``
+    for each of ``text.split("\\n")``): every line break ends a sentence, so the same pass
+    gives them.
 
     >>> sentence_tokens("One two. Three\\n\\nfour five")
     (['one', 'two', 'three', 'four', 'five'], [2, 1, 0, 2])
+    >>> lines = []
+    >>> _ = sentence_tokens("One two. Three\\n\\nfour, FIVE!", lines)
+    >>> lines
+    ['one two three', '', 'four five']
     """
     words: list[str] = []
     counts: list[int] = []
     find = _TOKEN.findall
-    for piece in _SENTENCE.split(text):
-        found = find(piece.casefold())
+    if lines is None:
+        for piece in _SENTENCE.split(text):
+            found = find(piece.casefold())
+            words += found
+            counts.append(len(found))
+        return words, counts
+    parts = _SENTENCE_KEPT.split(text)
+    line: list[str] = []
+    for i in range(0, len(parts), 2):
+        found = find(parts[i].casefold())
         words += found
         counts.append(len(found))
+        line += found
+        if i + 1 < len(parts) and parts[i + 1][-1] == "\n":  # a break holds one "\n", last
+            lines.append(" ".join(line))
+            line = []
+    lines.append(" ".join(line))
     return words, counts
 
 
@@ -239,6 +260,8 @@ class SketchBatch:
     sentence_counts: npt.NDArray[np.int64]  # (n,) how many of ``sentences`` each text has
     shingles: U32  # every text's distinct shingle hashes, sorted, one text after another
     shingle_counts: npt.NDArray[np.int64]  # (n,) how many of ``shingles`` each text has
+    #: each text's lines as their tokens joined by spaces (when asked for), else empty
+    lines: tuple[list[str], ...] = ()
 
     def sketch(self, i: int, article_id: str, shingles: int) -> Sketch:
         """Text ``i`` as a ``Sketch`` record."""
@@ -254,8 +277,13 @@ class SketchBatch:
         )
 
 
-def sketch_texts(texts: Sequence[str], config: SketchConfig = SketchConfig()) -> SketchBatch:
+def sketch_texts(
+    texts: Sequence[str], config: SketchConfig = SketchConfig(), lines: bool = False
+) -> SketchBatch:
     """Signatures, band keys and sentence hashes of many texts, tokenised once, in numpy.
+
+    ``lines``: also give each text's lines as tokens (see ``sentence_tokens``), from the same
+    pass; texts are cut at ``max_article_chars`` first.
 
     The same values as ``minhash(shingle_hashes(tokens(text)))``, ``band_keys`` and
     ``sentence_hashes`` text by text (tested), at a fraction of the per-call cost.
@@ -271,8 +299,11 @@ def sketch_texts(texts: Sequence[str], config: SketchConfig = SketchConfig()) ->
     words: list[str] = []
     token_counts = np.zeros(n, dtype=np.int64)
     piece_counts: list[int] = []
+    text_lines: list[list[str]] = [[] for _ in texts] if lines else []
     for i, text in enumerate(texts):
-        w, counts = sentence_tokens(text[: config.max_article_chars])
+        w, counts = sentence_tokens(
+            text[: config.max_article_chars], text_lines[i] if lines else None
+        )
         words += w
         piece_counts += counts
         token_counts[i] = len(w)
@@ -334,6 +365,7 @@ def sketch_texts(texts: Sequence[str], config: SketchConfig = SketchConfig()) ->
         np.bincount(owners, minlength=n).astype(np.int64),
         np.concatenate(distinct) if distinct else np.empty(0, dtype=np.uint32),
         distinct_counts,
+        tuple(text_lines),
     )
 
 

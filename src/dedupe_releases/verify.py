@@ -233,6 +233,10 @@ class Verifier:
             self._cache.popitem(last=False)
         return f
 
+    def remember(self, a: str, b: str, verdict: Match | None) -> None:
+        """Take ``verdict`` as ``match(a, b)``'s (computed elsewhere from the same features)."""
+        self._memo[(a, b) if a <= b else (b, a)] = verdict
+
     def match(self, a: str, b: str) -> Match | None:
         """The verified relation of two articles (order-independent, memoised)."""
         if b < a:
