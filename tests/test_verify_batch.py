@@ -168,3 +168,66 @@ def test_spilled_scan_equals_the_in_memory_scan(generated, where):
     assert spilled.clusters == memory.clusters
     assert spilled.related == memory.related
     assert spilled.candidates == memory.candidates
+
+
+# --- line breaks ----------------------------------------------------------------------------
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(st.sampled_from("a \r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"), max_size=30))
+def test_line_break_pattern_finds_what_the_plain_pattern_finds(text):
+    from dedupe_releases.fix import _LINE_BREAKS
+
+    plain = re.compile(r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+    assert [m.span() for m in _LINE_BREAKS.finditer(text)] == [
+        m.span() for m in plain.finditer(text)
+    ]
+
+
+# --- fact contexts --------------------------------------------------------------------------
+
+
+def _plain_extract_facts(text: str, title: str = "") -> facts.Facts:
+    """``facts.extract_facts`` as first written: placeholders in the text, one word scan."""
+    from collections import defaultdict
+
+    parts: list[str] = []
+    found: list[facts.Fact] = []
+    last = 0
+    for fact, start, end in facts.find_facts(text):
+        parts.append(text[last:start])
+        parts.append(f" \x00{fact.kind}{len(found)}\x00 ")
+        found.append(fact)
+        last = end
+    parts.append(text[last:])
+    words = facts._WORD.findall("".join(parts).casefold())
+    keyed: dict[tuple[str, str], list[facts.Fact]] = defaultdict(list)
+    n = facts.CONTEXT_WORDS
+    for i, w in enumerate(words):
+        if not w.startswith("\x00"):
+            continue
+        fact = found[int(w.strip("\x00").lstrip("abcdefghijklmnopqrstuvwxyz"))]
+        before = [facts._slot(x) for x in words[max(0, i - n) : i]]
+        after = [facts._slot(x) for x in words[i + 1 : i + 1 + n]]
+        if len(before) == n:
+            keyed[(fact.kind, " ".join([*before, "|"]))].append(fact)
+        if len(after) == n:
+            keyed[(fact.kind, " ".join(["|", *after]))].append(fact)
+    return facts.Facts(
+        tuple(sorted((k, tuple(v)) for k, v in keyed.items())),
+        tuple(facts._NAME_WORD.findall(title)),
+        tuple(facts._NAME_WORD.findall(text)),
+    )
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_FACTY | st.sampled_from(["The", " ", "ΣΑΣ", "ß", "x_y", "£", "\n"])).map(" ".join))
+def test_fact_contexts_equal_the_plain_extraction(text):
+    assert facts.extract_facts(text, "T") == _plain_extract_facts(text, "T")
+
+
+@pytest.mark.parametrize("where", ["samples", "generated"])
+def test_fact_contexts_on_archives(generated, where):
+    for article in _articles(SAMPLES if where == "samples" else generated):
+        expected = _plain_extract_facts(article.text, article.title)
+        assert facts.extract_facts(article.text, article.title) == expected

@@ -149,21 +149,22 @@ def extract_facts(
     [(('date', 'council has today |'), ['9 July 2018']), \
 (('money', 'today date announced |'), ['£17 million'])]
     """
-    parts: list[str] = []
+    # The words of the text with each fact replaced by its kind, and where the facts are:
+    # each stretch between two facts is tokenised on its own (no word spans a fact).
+    words: list[str] = []
+    at: list[int] = []
     facts: list[Fact] = []
+    find = _WORD.findall
     last = 0
     for fact, start, end in find_facts(text) if found is None else found:
-        parts.append(text[last:start])
-        parts.append(f" \x00{fact.kind}{len(facts)}\x00 ")
+        words += find(text[last:start].casefold())
+        at.append(len(words))
+        words.append(_FACT_SLOT + fact.kind)
         facts.append(fact)
         last = end
-    parts.append(text[last:])
-    words = _WORD.findall("".join(parts).casefold())
+    words += find(text[last:].casefold())
     keyed: dict[tuple[str, str], list[Fact]] = defaultdict(list)
-    for i, w in enumerate(words):
-        if not w.startswith("\x00"):
-            continue
-        fact = facts[int(w.strip("\x00").lstrip("abcdefghijklmnopqrstuvwxyz"))]
+    for i, fact in zip(at, facts, strict=True):
         # Each side of a fact is a key of its own, so a copy that dropped the sentence after
         # a date still lines up with the words before it. A side cut short by the start or
         # end of the text is too weak a key to use.
@@ -178,6 +179,10 @@ def extract_facts(
         tuple(_NAME_WORD.findall(title)),
         tuple(_NAME_WORD.findall(text)),
     )
+
+
+#: Marks a fact's place among the words, followed by its kind (what `_slot` reads).
+_FACT_SLOT = "\x00"
 
 
 def _slot(word: str) -> str:

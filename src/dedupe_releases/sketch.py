@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +26,7 @@ from dedupe_releases.records import Article, Sketch
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
+_A = TypeVar("_A", U32, U64)
 
 _TOKEN = re.compile(r"\w+")
 # Where a sentence ends: a newline, or final punctuation, closing quotes/brackets and a space
@@ -131,7 +133,7 @@ def text_hashes(text: str, size: int) -> tuple[list[str], U32, U64]:
     hashes = token_hashes(words)
     starts, lengths = _sentence_runs(counts)
     sentences = (
-        np.unique(run_hashes(hashes, starts, lengths))
+        sorted_distinct(run_hashes(hashes, starts, lengths))
         if len(starts)
         else np.empty(0, dtype=np.uint64)
     )
@@ -148,7 +150,23 @@ def sentence_hashes(text: str) -> U64:
     starts, lengths = _sentence_runs(counts)
     if not len(starts):
         return np.empty(0, dtype=np.uint64)
-    return np.unique(run_hashes(token_hashes(words), starts, lengths))
+    return sorted_distinct(run_hashes(token_hashes(words), starts, lengths))
+
+
+def sorted_distinct(values: _A) -> _A:
+    """``np.unique(values)`` for a small 1-d array: a plain sort and a mask, several times
+    faster than numpy 2's hashing ``unique`` at a few hundred values.
+
+    >>> sorted_distinct(np.array([3, 1, 3, 2], dtype=np.uint32)).tolist()
+    [1, 2, 3]
+    """
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    keep = np.empty(len(ordered), dtype=np.bool_)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
 
 
 def _fmix64(h: U64) -> U64:
@@ -182,7 +200,7 @@ def _shingles_of(th: U64, size: int) -> U32:
         for j in range(width):
             acc = acc * _COMBINE + th[j : j + n]
         mixed = _fmix64(acc + np.uint64(width))
-    return np.unique((mixed >> np.uint64(32)).astype(np.uint32))
+    return sorted_distinct((mixed >> np.uint64(32)).astype(np.uint32))
 
 
 @lru_cache(maxsize=8)
@@ -331,7 +349,7 @@ def sketch_texts(
             start, count = int(token_starts[i]), int(token_counts[i])
             if count >= size:
                 values = mixed[start : start + count - size + 1]
-                unique = np.unique(raw[start : start + count - size + 1])
+                unique = sorted_distinct(raw[start : start + count - size + 1])
             else:
                 unique = shingle_hashes(words[start : start + count], size)
                 values = _fmix32(unique)

@@ -16,14 +16,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from dedupe_releases.boilerplate import Boilerplate
-from dedupe_releases.candidates import sentence_hashes
 from dedupe_releases.canonical import NO_DATE
 from dedupe_releases.config import Config
 from dedupe_releases.facts import Fact, Facts, extract_facts, find_facts
 from dedupe_releases.records import Article, Match, Scores
-from dedupe_releases.sketch import U32, U64, tokens
+from dedupe_releases.sketch import U32, U64, text_hashes, tokens
 from dedupe_releases.spill import unpack_article, unpack_shingles
-from dedupe_releases.verify import RATIO_CHARS, Features, classify, features, normalised
+from dedupe_releases.verify import RATIO_CHARS, Features, classify, normalised
 
 #: One article of a batch: (source, ordinal, record bytes, sentence hashes as little-endian
 #: uint64 bytes, holds a boilerplate line).
@@ -53,8 +52,17 @@ def stored_features(
     features are computed from the masked text instead. ``found``: ``facts.find_facts`` of
     the article's whole text, when the caller has it.
     """
-    if masked:
-        return features(article, config.sketch, sentence_hashes, boilerplate.mask(article))
+    if masked:  # ``verify.features`` of the masked text, tokenised once
+        text = boilerplate.mask(article)[: config.sketch.max_article_chars]
+        masked_words, shingle_set, sentence_set = text_hashes(text, config.sketch.shingle_size)
+        return Features(
+            shingle_set,
+            " ".join(masked_words)[:RATIO_CHARS],
+            sentence_set,
+            len(masked_words),
+            " ".join(tokens(article.title)),
+            extract_facts(text, article.title),
+        )
     text = article.text
     if len(text) > config.sketch.max_article_chars:
         text, found = text[: config.sketch.max_article_chars], None
