@@ -6,6 +6,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from articles import make_article
 
 from dedupe_releases.boilerplate import line_hash
 from dedupe_releases.candidates import sentence_hashes
@@ -15,7 +16,6 @@ from dedupe_releases.facts import differing_facts, extract_facts
 from dedupe_releases.output import document
 from dedupe_releases.pipeline import scan
 from dedupe_releases.records import Article, Match
-from dedupe_releases.split import content_hash
 from dedupe_releases.verify import classify, features
 
 TITLE = "Minister announces £17 million to improve children's services in Leeds"
@@ -48,17 +48,7 @@ UPDATE = [
 
 
 def _article(aid: str, title: str, paragraphs: list[str], kind: str | None = "Press release"):
-    body = "\n\n".join(paragraphs)
-    return Article(
-        id=aid,
-        source=aid.split("#")[0],
-        ordinal=int(aid.split("#")[1]),
-        lines=(1, 2),
-        kind=kind,
-        title=title,
-        body=body,
-        content_hash=content_hash(title, body),
-    )
+    return make_article(aid, "\n\n".join(paragraphs), title=title, kind=kind)
 
 
 def _classify(a: Article, b: Article, config: VerifyConfig = VerifyConfig()) -> Match | None:

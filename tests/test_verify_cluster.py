@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import random
 
+from articles import make_article as _article
+
 from dedupe_releases.candidates import sentence_hashes
 from dedupe_releases.canonical import pick_canonical
 from dedupe_releases.cluster import cluster_matches
 from dedupe_releases.config import SketchConfig, VerifyConfig
 from dedupe_releases.records import Article, Fix, Match, Scores
-from dedupe_releases.split import content_hash
 from dedupe_releases.verify import Verifier, classify, features
 
 WORDS = (
@@ -36,29 +37,6 @@ WORDS = (
 def _text(seed: int, n: int = 300) -> str:
     rng = random.Random(seed)
     return " ".join(rng.choice(WORDS) + str(rng.randrange(50)) for _ in range(n))
-
-
-def _article(
-    aid: str,
-    body: str,
-    *,
-    title: str = "A title",
-    kind: str | None = "Press release",
-    repaired: bool = False,
-    fixes: tuple[Fix, ...] = (),
-) -> Article:
-    return Article(
-        id=aid,
-        source=aid.split("#")[0],
-        ordinal=int(aid.split("#")[1]),
-        lines=(1, 2),
-        kind=kind,
-        title=title,
-        body=body,
-        content_hash=content_hash(title, body),
-        fixes=fixes,
-        title_repaired=repaired,
-    )
 
 
 def _classify(a: Article, b: Article) -> Match | None:

@@ -1,16 +1,16 @@
 """The command line of the persistent index: ``scan --index``, ``clusters``, ``index ...``.
 
 Parse, call ``incremental``/``index``, render, map errors to exit codes; no logic of its
-own. Kept apart from ``cli.py`` so that module stays small; ``cli.py`` registers these.
+own. ``cli.py`` registers these; what the commands share is in ``cli_common``.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import logging
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO, NoReturn
@@ -18,8 +18,19 @@ from typing import Any, BinaryIO, NoReturn
 import click
 from click.core import ParameterSource
 
+from dedupe_releases.cli_common import (
+    emit,
+    fail,
+    format_option,
+    formats,
+    handled,
+    signals_deferred,
+    warn,
+    write_stdout,
+    writer,
+)
 from dedupe_releases.config import Config
-from dedupe_releases.errors import DedupeError, ExitCode, Interrupted
+from dedupe_releases.errors import ExitCode, Interrupted
 
 LOG = logging.getLogger("dedupe_releases")
 
@@ -93,21 +104,16 @@ def setup_log(path: Path | None) -> None:
     try:
         handler = logging.FileHandler(path, encoding="utf-8")
     except OSError as exc:
-        _fail(f"{path}: cannot open log file ({exc.strerror or exc})", ExitCode.OUTPUT)
+        fail(f"{path}: cannot open log file ({exc.strerror or exc})", ExitCode.OUTPUT)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     LOG.addHandler(handler)
     LOG.setLevel(logging.INFO)
 
 
-def _warn(message: str) -> None:
-    from dedupe_releases.cli import warn
+_KEPT = "every file finished so far is kept; run again to finish"
 
-    warn(message)
-
-
-def _fail(message: str, code: ExitCode) -> NoReturn:
-    _warn(message)
-    sys.exit(int(code))
+#: Errors as ``cli_common.handled`` reports them; an interrupted index run keeps its files.
+_handled = functools.partial(handled, f"interrupted; {_KEPT}")
 
 
 class GracefulStop:
@@ -123,7 +129,7 @@ class GracefulStop:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is not None:
-            raise Interrupted("stopped at once", signum)
+            raise Interrupted(f"stopped at once; {_KEPT}", signum)
         self.signum = signum
 
     def __enter__(self) -> GracefulStop:
@@ -134,24 +140,6 @@ class GracefulStop:
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
-
-
-@contextlib.contextmanager
-def _handled() -> Iterator[None]:
-    try:
-        yield
-    except KeyboardInterrupt:
-        _fail(
-            "interrupted; every file finished so far is kept; run again to finish",
-            ExitCode.INTERRUPTED,
-        )
-    except Interrupted as exc:
-        message = str(exc)
-        if message == "stopped at once":
-            message = "stopped at once; every file finished so far is kept; run again to finish"
-        _fail(message, exc.exit_code)
-    except DedupeError as exc:
-        _fail(str(exc), exc.exit_code)
 
 
 def adopt_settings(ctx: click.Context, config: Config, index: Path) -> Config:
@@ -175,48 +163,19 @@ def adopt_settings(ctx: click.Context, config: Config, index: Path) -> Config:
     return config
 
 
-def emit(result: Any, fmt: str, output: Path | None) -> None:
-    """Write a report (a ``ScanResult``) as ``scan`` does."""
-    from dedupe_releases import output as out
-    from dedupe_releases.atomic import write_atomic
-    from dedupe_releases.cli import _quiet_pipe, _signals_deferred, _write_stdout
-
-    def write(fh: BinaryIO) -> None:
-        if fmt == "jsonl":
-            out.write_jsonl(result, fh)
-        else:
-            out.write_json(result, fh)
-
-    with _handled(), _signals_deferred():
-        if fmt == "table" and output is None:
-            from rich.console import Console
-
-            with _quiet_pipe():
-                out.render_table(result, Console(highlight=False))
-        elif output is not None:
-            if fmt == "table":
-                raise click.BadParameter(
-                    "a table is for the terminal; use json or jsonl", param_hint="--format"
-                )
-            write_atomic(output, write)
-        else:
-            _write_stdout(write)
-
-
 def _emit_lines(records: list[dict[str, Any]], output: Path | None) -> None:
     from dedupe_releases.atomic import write_atomic
-    from dedupe_releases.cli import _signals_deferred, _write_stdout
     from dedupe_releases.output import dumps
 
     def write(fh: BinaryIO) -> None:
         for record in records:
             fh.write(dumps(record) + b"\n")
 
-    with _handled(), _signals_deferred():
+    with _handled(), signals_deferred():
         if output is not None:
             write_atomic(output, write)
         else:
-            _write_stdout(write)
+            write_stdout(write)
 
 
 def scan_with_index(
@@ -227,21 +186,21 @@ def scan_with_index(
     output: Path | None,
     quiet: bool,
     on_file: Callable[[str], None] | None,
-    opts: dict[str, Any],
+    *,
+    index: Path,
+    changes: bool,
+    decisions: Path | None,
+    wait: float | None,
+    allow_mass_delete: bool,
 ) -> NoReturn:
     """``scan --index``: the incremental run, then its events or the full report."""
     from dedupe_releases.decisions import load_decisions
     from dedupe_releases.incremental import IndexOptions, scan_incremental
 
-    index: Path = opts["index"]
     config = adopt_settings(ctx, config, index)
     with _handled():
-        decisions = load_decisions(opts["decisions"]) if opts.get("decisions") else None
-    options = IndexOptions(
-        wait=opts.get("wait"),
-        decisions=decisions,
-        allow_mass_delete=bool(opts.get("allow_mass_delete")),
-    )
+        reviewed = load_decisions(decisions) if decisions else None
+    options = IndexOptions(wait=wait, decisions=reviewed, allow_mass_delete=allow_mass_delete)
     LOG.info("scan %s --index %s: started", " ".join(map(str, paths)), index)
     with _handled(), GracefulStop() as stopper:
         result = scan_incremental(paths, config, index, options, on_file, stopper.requested)
@@ -249,17 +208,18 @@ def scan_with_index(
         LOG.info("scan --index %s: run %d %s %s", index, result.run, result.status, result.counts)
         if not quiet:
             for problem in result.problems:
-                _warn(f"{problem.source}: {problem.reason}")
-        if opts.get("changes"):
+                warn(f"{problem.source}: {problem.reason}")
+        if changes:
             _emit_lines(result.events, output)
         else:
-            emit(result.report(), fmt, output)
+            with _handled():
+                emit(result.report(), fmt, output)
         files = result.index.files
     if files == 0:
-        _fail("no input could be read (every file was skipped)", ExitCode.NO_INPUT)
+        fail("no input could be read (every file was skipped)", ExitCode.NO_INPUT)
     if any(p.kind == "skipped" for p in result.problems):
         sys.exit(int(ExitCode.PARTIAL))
-    if opts.get("changes") and result.events:
+    if changes and result.events:
         sys.exit(int(ExitCode.CHANGED))
     sys.exit(int(ExitCode.OK))
 
@@ -281,15 +241,7 @@ _INDEX_ARG = click.option(
 
 @click.command(epilog=INDEX_EXIT_CODES)
 @_INDEX_ARG
-@click.option(
-    "-f",
-    "--format",
-    "fmt",
-    type=click.Choice(["auto", "json", "jsonl", "table"]),
-    default="auto",
-    show_default=True,
-    help="auto: a table on a terminal, JSON when piped or written to a file.",
-)
+@format_option
 @click.option(
     "-o",
     "--output",
@@ -308,14 +260,13 @@ def clusters(index: Path, fmt: str, output: Path | None) -> None:
       dedupe-releases clusters --index archive.db | jq '.counts'
       dedupe-releases clusters --index archive.db -f table
     """
-    from dedupe_releases.cli import _formats
     from dedupe_releases.incremental import config_of_index, load_report
 
     idx = _reader(index)
     try:
         with _handled():
             result = load_report(idx, config_of_index(idx))
-            emit(result, _formats(fmt, output), output)
+            emit(result, formats(fmt, output), output)
     finally:
         idx.close()
     sys.exit(int(ExitCode.OK))
@@ -352,12 +303,7 @@ def check_cmd(index: Path, deep: bool) -> None:
     lines = [f"{f.level}: {escape_control(f.message)}" for f in findings]
     lines.append(f"index {escape_control(str(index))}: " + ("damaged" if errors else "ok"))
     data = ("\n".join(lines) + "\n").encode()
-    from dedupe_releases.cli import _write_stdout
-
-    def write(fh: BinaryIO) -> None:
-        fh.write(data)
-
-    _write_stdout(write)
+    write_stdout(writer(data))
     sys.exit(int(ExitCode.INDEX if errors else ExitCode.OK))
 
 
@@ -382,7 +328,7 @@ def changes_cmd(index: Path, run_id: int | None) -> None:
         if run_id is not None:
             runs = [r for r in runs if r["id"] == run_id]
             if not runs:
-                _fail(
+                fail(
                     f"index {index}: run {run_id} changed nothing or does not exist", ExitCode.USAGE
                 )
         events = (
