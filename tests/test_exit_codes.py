@@ -31,6 +31,7 @@ PRODUCERS: dict[ExitCode, str] = {
     ExitCode.NO_INPUT: "test_exit_codes.py::test_no_input",
     ExitCode.LOCKED: "test_exit_codes.py::test_locked",
     ExitCode.OUTPUT: "test_exit_codes.py::test_output",
+    ExitCode.ENGINE: "test_exit_codes.py::test_engine",
     ExitCode.CHANGED: "test_exit_codes.py::test_changed",
     ExitCode.INTERRUPTED: "test_exit_codes.py::test_interrupted_and_terminated",
     ExitCode.TERMINATED: "test_exit_codes.py::test_interrupted_and_terminated",
@@ -131,3 +132,20 @@ def test_interrupted_and_terminated(tmp_path):
         result = finish(proc)
         assert result.rc == code, result
         assert len(result.stderr_lines) == 1
+
+
+def test_engine():
+    # nothing listens on the discard port of the loopback address
+    result = run_cli(
+        "scan",
+        "samples/dump",
+        "--engine",
+        "dask",
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+        env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"},
+    )
+    assert result.rc == ExitCode.ENGINE == 7
+    assert result.stderr_lines[-1].startswith(
+        "dedupe-releases: cannot reach the Dask scheduler at tcp://127.0.0.1:9"
+    )

@@ -33,6 +33,7 @@ Exit codes:
   4  no input could be read at all
   5  (--index) another run holds the index
   6  the --output file could not be written
+  7  (--engine dask) the cluster could not be reached or could not finish the run
   10 (--index --changes) this run changed clusters; the events are on stdout
   130/143  interrupted by SIGINT/SIGTERM (nothing partial is written)
 A reader that closes the pipe early (| head) does not change the exit code."""

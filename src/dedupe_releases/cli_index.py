@@ -192,6 +192,7 @@ def scan_with_index(
     decisions: Path | None,
     wait: float | None,
     allow_mass_delete: bool,
+    engine: Any = None,
 ) -> NoReturn:
     """``scan --index``: the incremental run, then its events or the full report."""
     from dedupe_releases.decisions import load_decisions
@@ -203,7 +204,7 @@ def scan_with_index(
     options = IndexOptions(wait=wait, decisions=reviewed, allow_mass_delete=allow_mass_delete)
     LOG.info("scan %s --index %s: started", " ".join(map(str, paths)), index)
     with _handled(), GracefulStop() as stopper:
-        result = scan_incremental(paths, config, index, options, on_file, stopper.requested)
+        result = scan_incremental(paths, config, index, options, on_file, stopper.requested, engine)
     with result:
         LOG.info("scan --index %s: run %d %s %s", index, result.run, result.status, result.counts)
         if not quiet:

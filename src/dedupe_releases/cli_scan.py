@@ -28,6 +28,7 @@ from dedupe_releases.cli_common import (
     write_stdout,
     writer,
 )
+from dedupe_releases.cli_engine import engine_options, open_engine
 from dedupe_releases.cli_index import index_options
 from dedupe_releases.config import Config, ReadConfig, SketchConfig
 from dedupe_releases.errors import ExitCode
@@ -76,6 +77,7 @@ _SketchConfig, _ReadConfig = SketchConfig(), ReadConfig()
     help="Worker processes for reading and hashing [default: every core]. Same result for any.",
 )
 @index_options
+@engine_options
 def scan(
     paths: tuple[Path, ...],
     fmt: str,
@@ -88,6 +90,8 @@ def scan(
     wait: float | None,
     allow_mass_delete: bool,
     log_file: Path | None,
+    engine: str,
+    scheduler: str | None,
     **options: Any,
 ) -> None:
     """Find near-duplicate articles in PATHS (files or folders, read recursively).
@@ -110,7 +114,7 @@ def scan(
     fmt = formats(fmt, output)
     cli_index.setup_log(log_file)
     if index is not None:
-        with progress(quiet) as on_file:
+        with handled(), open_engine(engine, scheduler, jobs) as runner, progress(quiet) as on_file:
             ctx = click.get_current_context()
             cli_index.scan_with_index(
                 ctx,
@@ -125,6 +129,7 @@ def scan(
                 decisions=decisions,
                 wait=wait,
                 allow_mass_delete=allow_mass_delete,
+                engine=runner,
             )
     if changes:
         raise click.BadParameter("--changes needs --index", param_hint="--changes")
@@ -134,7 +139,8 @@ def scan(
 
         with handled():
             reviewed = load_decisions(decisions)
-    result = scanned(paths, config, quiet, jobs=jobs, decisions=reviewed)
+    with handled(), open_engine(engine, scheduler, jobs) as runner:
+        result = scanned(paths, config, quiet, jobs=jobs, decisions=reviewed, engine=runner)
     with handled():
         emit(result, fmt, output)
     if result.files == 0:

@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     NO_INPUT = 4  #: nothing could be read at all (no file, or every file skipped)
     LOCKED = 5  #: another run holds the index
     OUTPUT = 6  #: the --output file or export folder could not be written
+    ENGINE = 7  #: --engine dask: the cluster could not be reached or could not finish the run
     #: with ``--changes`` only: every input was read and this run changed clusters (events on
     #: stdout). Ranks between OK and PARTIAL: a run that also skipped inputs exits PARTIAL.
     CHANGED = 10
@@ -49,6 +50,12 @@ class IndexError_(DedupeError):
     """The index cannot be used (named with a trailing underscore: not the builtin)."""
 
     exit_code = ExitCode.INDEX
+
+
+class EngineError(DedupeError):
+    """The distributed engine could not run the scan (nothing was written)."""
+
+    exit_code = ExitCode.ENGINE
 
 
 class IndexLockedError(DedupeError):

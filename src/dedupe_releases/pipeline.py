@@ -41,6 +41,7 @@ from dedupe_releases.verify_batch import (
 )
 
 if TYPE_CHECKING:
+    from dedupe_releases.dask_engine import DaskEngine
     from dedupe_releases.decisions import Decisions
 
 
@@ -187,22 +188,30 @@ def scan(
     jobs: int | None = None,
     store: Any = None,
     decisions: Decisions | None = None,
+    engine: DaskEngine | None = None,
 ) -> ScanResult:
     """Find near-duplicate articles under ``paths`` (files or folders).
 
     ``jobs`` worker processes read, fix, split and sketch the files (default: every core);
     the result is the same for any number. ``store``: where articles and keys go (a spill
     store unless given; an ``index.Index`` works too, read in this process).
-    ``decisions``: reviewed pairs and pins to honour.
+    ``decisions``: reviewed pairs and pins to honour. ``engine``: a ``dask_engine.DaskEngine``
+    that runs ingest, the candidate search and verification on a Dask cluster instead of
+    ``jobs`` local processes (same result; clustering and canonicals stay here).
     """
     config = config or Config()
     spill = SpillStore() if store is None else None
+    if engine is not None and spill is None:
+        raise ValueError("an engine scans into its own spill store: give no store")
     result = ScanResult(config, spill if spill is not None else store, decisions=decisions or None)
     stream: Iterable[Any]
     if spill is not None:
         work = partial(ingest_packed, config=config)
         items = walk([Path(p) for p in paths], config.read)
-        stream = ordered_map(work, items, jobs or default_jobs())
+        if engine is None:
+            stream = ordered_map(work, items, jobs or default_jobs())
+        else:
+            stream = engine.ingest(items, config)
         add: Callable[[Any], None] = spill.add_packed
     else:
         stream = ingest_all([Path(p) for p in paths], config)
@@ -221,7 +230,10 @@ def scan(
         if on_file is not None:
             on_file(item.source)
     store = result.store
-    pairs = store.candidate_pairs(config.verify.min_shared_sentences)
+    if engine is None:
+        pairs = store.candidate_pairs(config.verify.min_shared_sentences)
+    else:
+        pairs = engine.candidate_pairs(store, config)
     result.candidates = len(pairs)
     # Boilerplate is learned from every file's body lines, then masked before verification
     # (the band keys above saw it: they only propose pairs, they never decide).
@@ -233,7 +245,9 @@ def scan(
     verifier = Verifier(store.article, config.sketch, v, sentence_hashes, text=mask, features=fast)
     size: Callable[[Article], int] = lambda a: verifier.features(a.id).words  # noqa: E731
     date: Callable[[Article], str] | None = None
-    if spill is not None:
+    if engine is not None:
+        verifier.remember(engine.verify(pairs, store, config, result.boilerplate))
+    elif spill is not None:
         # The pool verifies the candidates in batches; the verdicts are remembered, so the
         # clustering below asks for them again without recomputing anything, and so are the
         # measures of the articles the canonical choice compares.
@@ -321,8 +335,11 @@ def _verify_stored(
         for article_id, m in zip(ids.pop(0), measured, strict=True):
             if m is not None:
                 measures[article_id] = m
+        verdicts = {}
         for n, data in zip(batch, found, strict=True):
-            verifier.remember(*pairs[n], from_data(data))
+            a, b = pairs[n]
+            verdicts[(a, b) if a <= b else (b, a)] = from_data(data)
+        verifier.remember(verdicts)
     return measures
 
 

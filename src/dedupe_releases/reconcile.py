@@ -86,6 +86,7 @@ def reconcile(
     full_fraction: float = FULL_FRACTION,
     stop: Callable[[], bool] | None = None,
     before_commit: Callable[[Reconciled], None] | None = None,
+    engine: Any = None,
 ) -> Reconciled | None:
     """Apply pending changes (and a changed decisions file); None if there was nothing to do.
 
@@ -93,6 +94,7 @@ def reconcile(
     runs inside the transaction with the outcome (to close the run record there: the commit
     point comes last). ``stop`` is polled between batches; when it says stop, the
     transaction is rolled back and ``Stop`` raised: the pending state stays for the next run.
+    ``engine`` (a ``dask_engine.DaskEngine``) verifies the pairs to add on a Dask cluster.
     """
     assert index.final
     added, retiring = index.pending()
@@ -122,6 +124,9 @@ def reconcile(
                 seeds.update((a, b))
             index.delete_relation(a, b)
         result.relations_removed = len(to_delete)
+        if engine is not None and to_add:
+            refs = [(work.member(a).ref, work.member(b).ref) for a, b in to_add]
+            work.verifier.remember(engine.verify(refs, index, config, Boilerplate(lines)))
         for n, (a, b) in enumerate(to_add):
             if n % 256 == 0:
                 work.check_stop()

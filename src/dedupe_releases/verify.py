@@ -233,10 +233,6 @@ class Verifier:
             self._cache.popitem(last=False)
         return f
 
-    def remember(self, a: str, b: str, verdict: Match | None) -> None:
-        """Take ``verdict`` as ``match(a, b)``'s (computed elsewhere from the same features)."""
-        self._memo[(a, b) if a <= b else (b, a)] = verdict
-
     def match(self, a: str, b: str) -> Match | None:
         """The verified relation of two articles (order-independent, memoised)."""
         if b < a:
@@ -251,6 +247,10 @@ class Verifier:
                 self._config,
             )
         return self._memo[key]
+
+    def remember(self, verified: dict[tuple[str, str], Match | None]) -> None:
+        """Take relations verified elsewhere (by smaller id, larger id) as this one's own."""
+        self._memo.update(verified)
 
 
 def _art(text: str) -> Article:
