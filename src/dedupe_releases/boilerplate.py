@@ -11,6 +11,7 @@ drops those lines before verification. Never looks at titles' words or decides a
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,15 +37,54 @@ def body_lines(article: Article) -> list[str]:
     return [ln for ln in article.body.split("\n") if ln.strip() and tokens(ln)]
 
 
+# Runs of characters that are neither word characters nor line breaks: replaced by one space,
+# they leave each line as its tokens joined by spaces (after trimming), all lines at once.
+_NON_WORD_LINE = re.compile(r"[^\w\n]+")
+
+
 def line_hashes(article: Article) -> U64:
     """Sorted, distinct hashes of an article's body lines: what ingest keeps per article.
 
+    The same as ``line_hash`` of each of ``body_lines``, in one regex pass over the body.
+
     >>> from dedupe_releases.verify import _art
-    >>> a = _art("Title")
-    >>> len(line_hashes(a))
-    0
+    >>> from dataclasses import replace
+    >>> a = replace(_art("Title"), body="Share this page\\n\\n  SHARE this, page!\\n--\\nOther")
+    >>> line_hashes(a).tolist() == sorted({line_hash("Share this page"), line_hash("Other")})
+    True
     """
-    return np.array(sorted({line_hash(ln) for ln in body_lines(article)}), dtype=np.uint64)
+    lines = _NON_WORD_LINE.sub(" ", article.body.casefold()).split("\n")
+    keys = {ln.strip(" ") for ln in lines}
+    keys.discard("")
+    hashes = {
+        int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "little") for k in keys
+    }
+    return np.array(sorted(hashes), dtype=np.uint64)
+
+
+def line_hashes_from(article: Article, text_lines: list[str], max_chars: int) -> U64:
+    """``line_hashes(article)`` from the tokenised lines of ``article.text[:max_chars]``
+    (``sketch.sentence_tokens``'s ``lines``): the body is not tokenised again.
+
+    >>> from dedupe_releases.sketch import sentence_tokens
+    >>> from dedupe_releases.verify import _art
+    >>> from dataclasses import replace
+    >>> a = replace(_art("A\\ntitle"), body="Share this page.\\n\\nSHARE this page!\\nOther")
+    >>> lines = []
+    >>> _ = sentence_tokens(a.text, lines)
+    >>> line_hashes_from(a, lines, 1000).tolist() == line_hashes(a).tolist()
+    True
+    """
+    if not article.body:
+        return np.zeros(0, dtype=np.uint64)
+    if len(article.text) > max_chars:  # the lines were cut short: tokenise the body itself
+        return line_hashes(article)
+    keys = set(text_lines[article.title.count("\n") + 2 :])  # the title, then a blank line
+    keys.discard("")
+    hashes = {
+        int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "little") for k in keys
+    }
+    return np.array(sorted(hashes), dtype=np.uint64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,36 +150,41 @@ def learn_flat(
     """``learn`` from every article's line hashes laid end to end (``lengths[i]`` each)."""
     if not len(flat):
         return Boilerplate()
-    file_of = np.repeat(np.asarray(files, dtype=np.uint64), lengths)
-    title_of = np.repeat(np.asarray(titles, dtype=np.uint64), lengths)
-    many_files = _distinct_count_at_least(flat, file_of, min_files)
-    many_titles = _distinct_count_at_least(flat, title_of, min_titles)
-    hashes = np.intersect1d(many_files, many_titles)
-    masked = int(np.isin(flat, hashes).sum()) if len(hashes) else 0
-    return Boilerplate(frozenset(hashes.tolist()), masked)
+    # One sixteenth of the key space at a time (by the keys' top bits), each line's owners
+    # looked up through its article number: for a million articles' lines, the temporaries
+    # stay a small fraction of the line hashes themselves.
+    article_of = np.repeat(np.arange(len(lengths), dtype=np.uint32), lengths)
+    file_numbers = np.asarray(files, dtype=np.uint64)
+    title_hashes = np.asarray(titles, dtype=np.uint64)
+    top = np.empty(len(flat), dtype=np.uint8)
+    for lo in range(0, len(flat), 1 << 20):  # no full-size 64-bit temporary
+        top[lo : lo + (1 << 20)] = flat[lo : lo + (1 << 20)] >> np.uint64(60)
+    found = [np.zeros(0, dtype=np.uint64)]
+    masked = 0
+    for part in range(16):
+        mask = top == part
+        keys, owners = flat[mask], article_of[mask]
+        if not len(keys):
+            continue
+        many_files = _distinct_count_at_least(keys, file_numbers[owners], min_files)
+        many_titles = _distinct_count_at_least(keys, title_hashes[owners], min_titles)
+        hashes = np.intersect1d(many_files, many_titles)
+        if len(hashes):
+            found.append(hashes)
+            masked += int(np.isin(keys, hashes).sum())
+    learned = np.concatenate(found)
+    return Boilerplate(frozenset(learned.tolist()), masked)
 
 
 def _distinct_count_at_least(
     keys: U64, owners: npt.NDArray[np.uint64], minimum: int
 ) -> npt.NDArray[np.uint64]:
-    """Sorted keys that occur with at least ``minimum`` distinct owners.
-
-    Done one sixteenth of the key space at a time (by the keys' top bits), so the sort's
-    temporaries stay small for a million articles' lines.
-    """
-    top = (keys >> np.uint64(60)).astype(np.uint8)
-    found = []
-    for part in range(16):
-        mask = top == part
-        k, o = keys[mask], owners[mask]
-        if not len(k):
-            continue
-        order = np.lexsort((o, k))
-        k, o = k[order], o[order]
-        first = np.r_[True, (k[1:] != k[:-1]) | (o[1:] != o[:-1])]  # one per (key, owner)
-        values, counts = np.unique(k[first], return_counts=True)
-        found.append(values[counts >= minimum])
-    return np.concatenate(found) if found else np.zeros(0, dtype=np.uint64)
+    """Sorted keys that occur with at least ``minimum`` distinct owners."""
+    order = np.lexsort((owners, keys))
+    k, o = keys[order], owners[order]
+    first = np.r_[True, (k[1:] != k[:-1]) | (o[1:] != o[:-1])]  # one per (key, owner)
+    values, counts = np.unique(k[first], return_counts=True)
+    return values[counts >= minimum]
 
 
 def title_hash(title: str) -> int:

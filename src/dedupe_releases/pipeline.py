@@ -16,20 +16,29 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dedupe_releases.boilerplate import Boilerplate, line_hashes, title_hash
+from dedupe_releases.boilerplate import Boilerplate, line_hashes, line_hashes_from, title_hash
 from dedupe_releases.candidates import sentence_hashes
+from dedupe_releases.canonical import earliest_date
 from dedupe_releases.cluster import CLUSTER_RELATIONS, cluster_matches
 from dedupe_releases.config import Config
-from dedupe_releases.facts import extract_facts
 from dedupe_releases.fix import fix_source, strip_boilerplate
 from dedupe_releases.parallel import default_jobs, ordered_map
 from dedupe_releases.read import SkipFile, problem, read_source, walk
 from dedupe_releases.records import Article, Cluster, FileRecord, Match, Problem, SourceText
-from dedupe_releases.sketch import sketch_article, sketch_texts, tokens
+from dedupe_releases.sketch import sketch_article, sketch_texts
 from dedupe_releases.spill import PackedFile, SpillStore, pack_file
 from dedupe_releases.split import split_text, truncate_article
 from dedupe_releases.store import ArticleStore
-from dedupe_releases.verify import RATIO_CHARS, Features, Verifier, features, normalised, score
+from dedupe_releases.verify import Features, Verifier, score
+from dedupe_releases.verify_batch import (
+    ArticleData,
+    Measures,
+    batches_of,
+    from_data,
+    stored_features,
+    stored_words,
+    verify_batch,
+)
 
 if TYPE_CHECKING:
     from dedupe_releases.dask_engine import DaskEngine
@@ -126,11 +135,13 @@ def ingest_packed(item: tuple[Path, str] | Problem, config: Config) -> PackedFil
     except (SkipFile, OSError) as exc:
         return problem(path, source, exc)
     articles = articles_of(text, config)
+    batch = sketch_texts([a.text for a in articles], config.sketch, lines=True)
+    limit = config.sketch.max_article_chars
     return pack_file(
         text.source,
         articles,
-        sketch_texts([a.text for a in articles], config.sketch),
-        [line_hashes(a) for a in articles],
+        batch,
+        [line_hashes_from(a, lines, limit) for a, lines in zip(articles, batch.lines, strict=True)],
         [title_hash(a.title) for a in articles],
         tuple(p.reason for p in file_warnings(text, articles, config)),
         text.source_bytes,
@@ -232,8 +243,19 @@ def scan(
     mask = result.boilerplate.mask if result.boilerplate.hashes else None
     fast = partial(_stored_features, spill, config, result.boilerplate) if spill else None
     verifier = Verifier(store.article, config.sketch, v, sentence_hashes, text=mask, features=fast)
+    size: Callable[[Article], int] = lambda a: verifier.features(a.id).words  # noqa: E731
+    date: Callable[[Article], str] | None = None
     if engine is not None:
         verifier.remember(engine.verify(pairs, store, config, result.boilerplate))
+    elif spill is not None:
+        # The pool verifies the candidates in batches; the verdicts are remembered, so the
+        # clustering below asks for them again without recomputing anything, and so are the
+        # measures of the articles the canonical choice compares.
+        measures = _verify_stored(
+            spill, pairs, config, result.boilerplate, verifier, jobs or default_jobs()
+        )
+        size = partial(_stored_size, spill, config, result.boilerplate, measures)
+        date = partial(_stored_date, measures)
     matches = [m for a, b in pairs if (m := verifier.match(a, b)) is not None]
     match: Callable[[str, str], Match | None] = verifier.match
     edges: Iterable[Match] = matches
@@ -249,8 +271,9 @@ def scan(
         store.article,
         match,
         store.position,
-        lambda a: verifier.features(a.id).words,
+        size,
         pinned,
+        date,
     )
     cluster_of = {m: c.id for c in result.clusters for m in c.members}
     # Every verified pair not inside one cluster is reported, in path order: `related`
@@ -270,27 +293,83 @@ def scan(
     return result
 
 
+#: Candidate pairs per batch sent to a worker for verification.
+VERIFY_BATCH_PAIRS = 128
+
+
+def _verify_stored(
+    store: SpillStore,
+    pairs: Sequence[tuple[str, str]],
+    config: Config,
+    boilerplate: Boilerplate,
+    verifier: Verifier,
+    jobs: int,
+    batch_pairs: int = VERIFY_BATCH_PAIRS,
+) -> dict[str, Measures]:
+    """Verify ``pairs`` in batches over ``jobs`` processes; ``verifier`` remembers each verdict.
+
+    Returns the measures of every article in an ``exact`` or ``near`` verdict (what the
+    canonical choice compares).
+    """
+    hashes = tuple(sorted(boilerplate.hashes))
+    numbers = batches_of(pairs, batch_pairs)
+    ids: list[list[str]] = []  # each batch's articles, until its verdicts are back
+
+    def batches() -> Iterator[tuple[list[ArticleData], list[tuple[int, int]]]]:
+        for batch in numbers:
+            chunk = [pairs[n] for n in batch]
+            number = {x: 0 for pair in chunk for x in pair}
+            articles: list[ArticleData] = []
+            for article_id in number:
+                number[article_id] = len(articles)
+                masked = bool(hashes) and store.has_line(article_id, boilerplate.hashes)
+                articles.append((*store.record_data(article_id), masked))
+            ids.append(list(number))
+            yield articles, [(number[a], number[b]) for a, b in chunk]
+
+    measures: dict[str, Measures] = {}
+    work = partial(verify_batch, config=config, boilerplate=hashes)
+    for batch, (found, measured) in zip(
+        numbers, ordered_map(work, batches(), jobs, 1), strict=True
+    ):
+        for article_id, m in zip(ids.pop(0), measured, strict=True):
+            if m is not None:
+                measures[article_id] = m
+        verdicts = {}
+        for n, data in zip(batch, found, strict=True):
+            a, b = pairs[n]
+            verdicts[(a, b) if a <= b else (b, a)] = from_data(data)
+        verifier.remember(verdicts)
+    return measures
+
+
 def _stored_features(
     store: SpillStore, config: Config, boilerplate: Boilerplate, article_id: str
 ) -> Features:
-    """``verify.features`` from what the workers stored: the article is not tokenised again.
-
-    An article holding a learned boilerplate line is compared without it: its features are
-    computed from the masked text instead.
-    """
+    """``verify.features`` from what the workers stored: the article is not tokenised again."""
     article, shingles = store.article_and_shingles(article_id)
-    if boilerplate.hashes and store.has_line(article_id, boilerplate.hashes):
-        return features(article, config.sketch, sentence_hashes, boilerplate.mask(article))
-    text = article.text[: config.sketch.max_article_chars]
-    words = normalised(text, limit=None)
-    return Features(
-        shingles,
-        words[:RATIO_CHARS],
-        store.sentences(article_id),
-        words.count(" ") + 1 if words else 0,
-        " ".join(tokens(article.title)),
-        extract_facts(text, article.title),
-    )
+    masked = bool(boilerplate.hashes) and store.has_line(article_id, boilerplate.hashes)
+    sentences = store.sentences(article_id)
+    return stored_features(article, shingles, sentences, masked, config, boilerplate)
+
+
+def _stored_size(
+    store: SpillStore,
+    config: Config,
+    boilerplate: Boilerplate,
+    measures: dict[str, Measures],
+    a: Article,
+) -> int:
+    """An article's word count after masking: ``_stored_features(...).words``, cheaply."""
+    if a.id in measures:
+        return measures[a.id][0]
+    masked = bool(boilerplate.hashes) and store.has_line(a.id, boilerplate.hashes)
+    return stored_words(a, masked, config, boilerplate)
+
+
+def _stored_date(measures: dict[str, Measures], a: Article) -> str:
+    """``canonical.earliest_date`` of an article's text, measured when it was verified."""
+    return measures[a.id][1] if a.id in measures else earliest_date(a.text)
 
 
 def _has(store: Any) -> Callable[[str], bool]:

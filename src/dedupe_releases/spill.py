@@ -335,6 +335,15 @@ class SpillStore:
         record = self._read(number)
         return self._load(number, record), unpack_shingles(record)
 
+    def record_data(self, article_id: str) -> tuple[str, int, bytes, bytes]:
+        """``(source, ordinal, record, sentence hashes as bytes)``: an article as plain data
+        (``unpack_article(record, source, ordinal)`` and ``unpack_shingles(record)`` read it)."""
+        number = self.position(article_id)
+        index = self._file_index(number)
+        ordinal = number - int(self._file_first[index - 1]) + 1
+        sentences = self._candidates.sentences_of(number).astype("<u8").tobytes()
+        return self._sources[index - 1], ordinal, self._read(number), sentences
+
     def boilerplate(self, min_titles: int, min_files: int) -> Boilerplate:
         """Body lines found under at least ``min_titles`` titles in ``min_files`` files."""
         if not len(self._lines):

@@ -1,0 +1,205 @@
+"""Verification of candidate pairs in batches, from stored records: what a worker runs.
+
+Takes a batch of candidate pairs together with everything verification needs of their
+articles, as plain data (each article's spill-store record, its sentence hashes and whether
+it holds a learned boilerplate line); returns each pair's verdict as plain data, and of each
+article what the canonical choice measures (its word count after masking and its earliest
+date). The verdicts are ``verify.classify``'s, computed from the same features as
+``stored_features`` gives the scanning process, so a batch gives the same answers wherever
+it runs. Never reads a file, never clusters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from dedupe_releases.boilerplate import Boilerplate
+from dedupe_releases.canonical import NO_DATE
+from dedupe_releases.config import Config
+from dedupe_releases.facts import Fact, Facts, extract_facts, find_facts
+from dedupe_releases.records import Article, Match, Scores
+from dedupe_releases.sketch import U32, U64, text_hashes, tokens
+from dedupe_releases.spill import unpack_article, unpack_shingles
+from dedupe_releases.verify import RATIO_CHARS, Features, classify, normalised
+
+#: One article of a batch: (source, ordinal, record bytes, sentence hashes as little-endian
+#: uint64 bytes, holds a boilerplate line).
+ArticleData = tuple[str, int, bytes, bytes, bool]
+#: A verdict as plain data: (a, b, relation, (jaccard, containment, ratio), evidence, facts).
+MatchData = tuple[
+    str, str, str, tuple[float, float, float], tuple[str, ...], tuple[tuple[str, str, str], ...]
+]
+#: What the canonical choice measures of an article: (words after masking, earliest date).
+Measures = tuple[int, str]
+#: Relations whose articles the canonical choice compares (``cluster.CLUSTER_RELATIONS``).
+_CLUSTERED = frozenset({"exact", "near"})
+
+
+def stored_features(
+    article: Article,
+    shingles: U32,
+    sentences: U64,
+    masked: bool,
+    config: Config,
+    boilerplate: Boilerplate,
+    found: list[tuple[Fact, int, int]] | None = None,
+) -> Features:
+    """``verify.features`` from what the workers stored: the article is not tokenised again.
+
+    An article holding a learned boilerplate line (``masked``) is compared without it: its
+    features are computed from the masked text instead. ``found``: ``facts.find_facts`` of
+    the article's whole text, when the caller has it.
+    """
+    if masked:  # ``verify.features`` of the masked text, tokenised once
+        text = boilerplate.mask(article)[: config.sketch.max_article_chars]
+        masked_words, shingle_set, sentence_set = text_hashes(text, config.sketch.shingle_size)
+        return Features(
+            shingle_set,
+            " ".join(masked_words)[:RATIO_CHARS],
+            sentence_set,
+            len(masked_words),
+            " ".join(tokens(article.title)),
+            extract_facts(text, article.title),
+        )
+    text = article.text
+    if len(text) > config.sketch.max_article_chars:
+        text, found = text[: config.sketch.max_article_chars], None
+    words = normalised(text, limit=None)
+    return Features(
+        shingles,
+        words[:RATIO_CHARS],
+        sentences,
+        words.count(" ") + 1 if words else 0,
+        " ".join(tokens(article.title)),
+        extract_facts(text, article.title, found),
+    )
+
+
+def stored_words(article: Article, masked: bool, config: Config, boilerplate: Boilerplate) -> int:
+    """``stored_features(...).words`` alone (what the canonical choice measures), cheaply."""
+    text = boilerplate.mask(article) if masked else article.text
+    return len(tokens(text[: config.sketch.max_article_chars]))
+
+
+def earliest(found: list[tuple[Fact, int, int]]) -> str:
+    """``canonical.earliest_date`` from a text's ``find_facts``."""
+    dates = [f.value for f, _, _ in found if f.kind == "date" and len(f.value) == 10]
+    return min(dates, default=NO_DATE)
+
+
+def batches_of(pairs: Sequence[tuple[str, str]], size: int) -> list[list[int]]:
+    """Pair numbers in batches of about ``size``, each connected group of articles kept in
+    one batch where it fits, so that an article's features are computed once.
+
+    >>> batches_of([("a", "b"), ("c", "d"), ("b", "e"), ("d", "f")], 2)
+    [[0, 2], [1, 3]]
+    """
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        root = x
+        while parent.setdefault(root, root) != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[str, list[int]] = {}
+    for number, (a, _) in enumerate(pairs):
+        groups.setdefault(find(a), []).append(number)
+    out: list[list[int]] = []
+    current: list[int] = []
+    for group in groups.values():
+        if current and len(current) + len(group) > size:
+            out.append(current)
+            current = []
+        current += group
+    if current:
+        out.append(current)
+    return out
+
+
+def match_data(m: Match | None) -> MatchData | None:
+    if m is None:
+        return None
+    s = m.scores
+    return (m.a, m.b, m.relation, (s.jaccard, s.containment, s.ratio), m.evidence, m.facts)
+
+
+def from_data(d: MatchData | None) -> Match | None:
+    if d is None:
+        return None
+    a, b, relation, (j, c, r), evidence, facts = d
+    return Match(
+        a, b, relation, Scores(j, c, r), tuple(evidence), tuple((k, x, y) for k, x, y in facts)
+    )
+
+
+def verify_batch(
+    batch: tuple[Sequence[ArticleData], Sequence[tuple[int, int]]],
+    config: Config,
+    boilerplate: tuple[int, ...],
+) -> tuple[list[MatchData | None], list[Measures | None]]:
+    """Each pair's verdict, in order, and the measures of each article in an ``exact`` or
+    ``near`` verdict (None for the others). Pure. ``boilerplate``: the learned line hashes.
+
+    Features are computed only for the articles a verdict needs them for (exact copies are
+    decided by their content hashes alone).
+    """
+    articles, pairs = batch
+    mask = Boilerplate(frozenset(boilerplate))
+    loaded = [unpack_article(record, source, n) for source, n, record, _, _ in articles]
+    found: dict[int, list[tuple[Fact, int, int]]] = {}
+    feats: dict[int, Features] = {}
+
+    def facts_of(k: int) -> list[tuple[Fact, int, int]]:
+        if k not in found:
+            found[k] = find_facts(loaded[k].text)
+        return found[k]
+
+    def features_of(k: int) -> Features:
+        if k not in feats:
+            _, _, record, sentences, masked = articles[k]
+            feats[k] = stored_features(
+                loaded[k],
+                unpack_shingles(record),
+                np.frombuffer(sentences, dtype="<u8").astype(np.uint64),
+                masked,
+                config,
+                mask,
+                None if masked else facts_of(k),
+            )
+        return feats[k]
+
+    out: list[MatchData | None] = []
+    measures: list[Measures | None] = [None] * len(articles)
+    for i, j in pairs:
+        if loaded[j].id < loaded[i].id:  # ``Verifier.match``'s order: the smaller id first
+            i, j = j, i
+        a, b = loaded[i], loaded[j]
+        if a.content_hash == b.content_hash:
+            verdict = classify(a, b, _NO_FEATURES, _NO_FEATURES, config.verify)
+        else:
+            verdict = classify(a, b, features_of(i), features_of(j), config.verify)
+        out.append(match_data(verdict))
+        if verdict is not None and verdict.relation in _CLUSTERED:
+            for k in (i, j):
+                if measures[k] is None:
+                    _, _, _, _, masked = articles[k]
+                    words = (
+                        feats[k].words
+                        if k in feats
+                        else stored_words(loaded[k], masked, config, mask)
+                    )
+                    measures[k] = (words, earliest(facts_of(k)))
+    return out, measures
+
+
+#: Stands in for the features of an exact copy: ``classify`` decides those by hash alone.
+_NO_FEATURES = Features(np.zeros(0, np.uint32), "", np.zeros(0, np.uint64), 0, "", Facts((), ()))

@@ -1,0 +1,233 @@
+"""Verification in batches (worker processes) and the faster ingest paths change no result."""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, SAMPLES
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedupe_releases import facts
+from dedupe_releases.boilerplate import line_hashes, line_hashes_from
+from dedupe_releases.candidates import sentence_hashes
+from dedupe_releases.canonical import earliest_date
+from dedupe_releases.config import Config
+from dedupe_releases.pipeline import _stored_features, _verify_stored, articles_of, scan
+from dedupe_releases.read import read_source, walk
+from dedupe_releases.records import Article
+from dedupe_releases.sketch import sentence_tokens, sketch_texts
+from dedupe_releases.store import MemoryStore
+from dedupe_releases.verify import Verifier
+from dedupe_releases.verify_batch import batches_of
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated archive with planted copies, siblings and appended boilerplate."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import corpus
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    folder = tmp_path_factory.mktemp("archive")
+    corpus.generate(folder, 600, seed=5, dup_rate=0.35, encodings=True)
+    return folder / "dump"
+
+
+def _articles(folder: Path) -> list[Article]:
+    config = Config()
+    out: list[Article] = []
+    for item in walk([folder], config.read):
+        if isinstance(item, tuple):
+            out += articles_of(read_source(item[0], item[1], config.read), config)
+    return out
+
+
+# --- the fact pattern's leading lookahead ---------------------------------------------------
+
+_PLAIN_FACT = re.compile(
+    facts._FACT.pattern[facts._FACT.pattern.index("))(?:") + 5 : -1], facts._FACT.flags
+)
+_FACTY = st.lists(
+    st.sampled_from(
+        [
+            *"0123456789 ,.-%£$€\n",
+            *("st", "th", "Jan", "sept", "May", "July", "DEC", "per cent", "million", "bn"),
+            *("m", "k", "percent", "a", "x1", "2018", "19", "ſep", "ＭＡＹ"),
+        ]
+    ),
+    max_size=40,
+).map("".join)
+
+
+def _matches(pattern: re.Pattern[str], text: str) -> list[tuple[int, int, dict[str, str | None]]]:
+    return [(m.start(), m.end(), m.groupdict()) for m in pattern.finditer(text)]
+
+
+@settings(max_examples=600, deadline=None)
+@given(_FACTY)
+def test_fact_pattern_finds_what_the_plain_pattern_finds(text):
+    assert _matches(facts._FACT, text) == _matches(_PLAIN_FACT, text)
+
+
+@pytest.mark.parametrize("where", ["samples", "generated"])
+def test_fact_pattern_on_archives(generated, where):
+    for article in _articles(SAMPLES if where == "samples" else generated):
+        assert _matches(facts._FACT, article.text) == _matches(_PLAIN_FACT, article.text)
+
+
+# --- body-line hashes from the sketch's own tokenising pass ---------------------------------
+
+
+@pytest.mark.parametrize("where", ["samples", "generated"])
+def test_line_hashes_from_sketch_lines_equal_line_hashes(generated, where):
+    articles = _articles(SAMPLES if where == "samples" else generated)
+    for limit in (Config().sketch.max_article_chars, 300):  # 300: long texts are cut
+        batch = sketch_texts(
+            [a.text for a in articles],
+            replace(Config().sketch, max_article_chars=limit),
+            lines=True,
+        )
+        for article, lines in zip(articles, batch.lines, strict=True):
+            assert line_hashes_from(article, lines, limit).tolist() == line_hashes(article).tolist()
+
+
+_LINE_TEXT = st.lists(
+    st.sampled_from([*"ab1 .!?\"')]\n\t\r", "É", "ß", "\u2028", "...", ".\n", "!'\n"]),
+    max_size=50,
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(title=_LINE_TEXT, body=_LINE_TEXT)
+def test_line_hashes_from_any_text(title, body):
+    article = Article("f#1", "f", 1, (1, 1), None, title, body, "0" * 64)
+    lines: list[str] = []
+    sentence_tokens(article.text, lines)
+    assert lines == [" ".join(re.findall(r"\w+", ln.casefold())) for ln in article.text.split("\n")]
+    assert line_hashes_from(article, lines, 10_000).tolist() == line_hashes(article).tolist()
+
+
+# --- verification in batches ----------------------------------------------------------------
+
+
+def test_batches_keep_connected_pairs_together():
+    pairs = [("a", "b"), ("c", "d"), ("b", "e"), ("x", "y"), ("d", "f"), ("e", "g")]
+    batches = batches_of(pairs, 3)
+    assert sorted(n for b in batches for n in b) == list(range(len(pairs)))
+    assert [0, 2, 5] in batches  # a-b-e-g together
+    assert batches_of([], 3) == []
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_batched_verdicts_equal_the_serial_verifier(generated, jobs):
+    """Every pair's verdict and every clustered article's measures, computed in batches
+    (small ones, so that two workers really share them), equal the one-by-one path."""
+    config = Config()
+    result = scan([generated], config, jobs=1)
+    store = result.store
+    pairs = store.candidate_pairs(config.verify.min_shared_sentences)  # type: ignore[union-attr]
+    assert len(pairs) > 50
+    boilerplate = result.boilerplate
+    assert boilerplate.hashes  # some articles are compared on their masked text
+    v = config.verify
+    serial = Verifier(
+        store.article,
+        config.sketch,
+        v,
+        sentence_hashes,
+        features=lambda a: _stored_features(store, config, boilerplate, a),  # type: ignore[arg-type]
+    )
+    batched = Verifier(store.article, config.sketch, v, sentence_hashes)
+    measures = _verify_stored(store, pairs, config, boilerplate, batched, jobs, batch_pairs=7)  # type: ignore[arg-type]
+    relations = set()
+    for a, b in pairs:
+        expected = serial.match(a, b)
+        assert batched._memo[(min(a, b), max(a, b))] == expected
+        if expected is not None:
+            relations.add(expected.relation)
+            if expected.relation in ("exact", "near"):
+                for x in (a, b):
+                    words = serial.features(x).words
+                    assert measures[x] == (words, earliest_date(store.article(x).text))
+    assert {"exact", "near", "template_sibling"} <= relations
+
+
+@pytest.mark.parametrize("where", ["samples", "generated"])
+def test_spilled_scan_equals_the_in_memory_scan(generated, where):
+    """The spill store's batched path against the plain path that tokenises every text."""
+    folder = SAMPLES if where == "samples" else generated
+    config = Config()
+    spilled = scan([folder], config, jobs=2)
+    memory = scan([folder], config, store=MemoryStore())
+    assert spilled.clusters == memory.clusters
+    assert spilled.related == memory.related
+    assert spilled.candidates == memory.candidates
+
+
+# --- line breaks ----------------------------------------------------------------------------
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(st.sampled_from("a \r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"), max_size=30))
+def test_line_break_pattern_finds_what_the_plain_pattern_finds(text):
+    from dedupe_releases.fix import _LINE_BREAKS
+
+    plain = re.compile(r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+    assert [m.span() for m in _LINE_BREAKS.finditer(text)] == [
+        m.span() for m in plain.finditer(text)
+    ]
+
+
+# --- fact contexts --------------------------------------------------------------------------
+
+
+def _plain_extract_facts(text: str, title: str = "") -> facts.Facts:
+    """``facts.extract_facts`` as first written: placeholders in the text, one word scan."""
+    from collections import defaultdict
+
+    parts: list[str] = []
+    found: list[facts.Fact] = []
+    last = 0
+    for fact, start, end in facts.find_facts(text):
+        parts.append(text[last:start])
+        parts.append(f" \x00{fact.kind}{len(found)}\x00 ")
+        found.append(fact)
+        last = end
+    parts.append(text[last:])
+    words = facts._WORD.findall("".join(parts).casefold())
+    keyed: dict[tuple[str, str], list[facts.Fact]] = defaultdict(list)
+    n = facts.CONTEXT_WORDS
+    for i, w in enumerate(words):
+        if not w.startswith("\x00"):
+            continue
+        fact = found[int(w.strip("\x00").lstrip("abcdefghijklmnopqrstuvwxyz"))]
+        before = [facts._slot(x) for x in words[max(0, i - n) : i]]
+        after = [facts._slot(x) for x in words[i + 1 : i + 1 + n]]
+        if len(before) == n:
+            keyed[(fact.kind, " ".join([*before, "|"]))].append(fact)
+        if len(after) == n:
+            keyed[(fact.kind, " ".join(["|", *after]))].append(fact)
+    return facts.Facts(
+        tuple(sorted((k, tuple(v)) for k, v in keyed.items())),
+        tuple(facts._NAME_WORD.findall(title)),
+        tuple(facts._NAME_WORD.findall(text)),
+    )
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_FACTY | st.sampled_from(["The", " ", "ΣΑΣ", "ß", "x_y", "£", "\n"])).map(" ".join))
+def test_fact_contexts_equal_the_plain_extraction(text):
+    assert facts.extract_facts(text, "T") == _plain_extract_facts(text, "T")
+
+
+@pytest.mark.parametrize("where", ["samples", "generated"])
+def test_fact_contexts_on_archives(generated, where):
+    for article in _articles(SAMPLES if where == "samples" else generated):
+        expected = _plain_extract_facts(article.text, article.title)
+        assert facts.extract_facts(article.text, article.title) == expected
