@@ -19,6 +19,7 @@ import re
 import resource
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -311,3 +312,37 @@ def scale(name: str, ci: int) -> int:
     ``DEDUPE_SCALE_<NAME>`` (``scripts/reliability.py``)."""
     override = os.environ.get(f"DEDUPE_SCALE_{name.upper()}")
     return int(override) if override else ci
+
+
+def generate_archive(folder: Path, articles: int, **options: Any) -> Path:
+    """A dump made by the benchmark's corpus generator (``benchmarks/corpus.py``) in FOLDER."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import corpus
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    corpus.generate(folder, articles, **options)
+    return folder / "dump"
+
+
+def backup(src: Path, dst: Path) -> None:
+    """Copy an index the safe way: SQLite's backup API, never cp of a live index
+    (sqlite.org/howtocorrupt.html)."""
+    a, b = sqlite3.connect(src), sqlite3.connect(dst)
+    try:
+        a.backup(b)
+    finally:
+        a.close()
+        b.close()
+
+
+def can_mount_tmpfs() -> bool:
+    """Whether this process may mount a small tmpfs in a private mount namespace."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        return False
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k none /mnt"],
+        capture_output=True,
+        check=False,
+    )
+    return probe.returncode == 0

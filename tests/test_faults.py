@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from harness import (
+    can_mount_tmpfs,
     cli_env,
     command,
     copies_dump,
@@ -215,17 +216,6 @@ def test_b5_new_report_gets_usual_permissions_and_keeps_an_old_files_mode(tmp_pa
     target, _ = old_file(tmp_path / "keep")
     run_cli("scan", "samples/dump", "-o", target)
     assert target.stat().st_mode & 0o777 == 0o640
-
-
-def can_mount_tmpfs() -> bool:
-    if os.geteuid() != 0 or not shutil.which("unshare"):
-        return False
-    probe = subprocess.run(
-        ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k none /mnt"],
-        capture_output=True,
-        check=False,
-    )
-    return probe.returncode == 0
 
 
 @pytest.mark.parametrize("size_kb", [16, 64, 128])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import sys
 import unicodedata
 from collections import Counter
 from pathlib import Path
@@ -11,7 +10,8 @@ from pathlib import Path
 import ftfy
 import ftfy.badness
 import pytest
-from conftest import ROOT, SAMPLES
+from conftest import SAMPLES
+from harness import generate_archive
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -128,12 +128,7 @@ def test_samples_fix_the_same_as_the_full_fix():
 
 
 def test_generated_damage_fixes_the_same_as_the_full_fix(tmp_path: Path):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import corpus
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    corpus.generate(tmp_path, 600, seed=7, dup_rate=0.5, encodings=True)
+    generate_archive(tmp_path, 600, seed=7, dup_rate=0.5, encodings=True)
     from dedupe_releases.config import ReadConfig
     from dedupe_releases.read import read_sources
     from dedupe_releases.records import SourceText

@@ -14,22 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import SAMPLES, scale
+from harness import SAMPLES, backup, scale
 from indexing import ROOT, cli, digest, env, generate, grown, popen, runs
 
 STRACE = shutil.which("strace")
 
 pytestmark = pytest.mark.fault
-
-
-def backup(src: Path, dst: Path) -> None:
-    """Copy an index the safe way (SQLite's backup API, never cp: howtocorrupt.html)."""
-    a, b = sqlite3.connect(src), sqlite3.connect(dst)
-    try:
-        a.backup(b)
-    finally:
-        a.close()
-        b.close()
 
 
 def age(folder: Path, seconds: float = 3600) -> None:

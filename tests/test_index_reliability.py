@@ -23,6 +23,8 @@ import pytest
 from harness import (
     SAMPLES,
     as_nobody,
+    backup,
+    can_mount_tmpfs,
     cli_env,
     command,
     fsize_limit,
@@ -51,16 +53,6 @@ FULL_MESSAGE = re.compile(
     r" \(SQLITE_IOERR_\w+: disk I/O error\); the disk may be full or failing); files done so"
     r" far are kept; free space (or check the disk )?and run again"
 )
-
-
-def backup(src: Path, dst: Path) -> None:
-    """SQLite's backup API (never cp of a live index: sqlite.org/howtocorrupt.html)."""
-    a, b = sqlite3.connect(src), sqlite3.connect(dst)
-    try:
-        a.backup(b)
-    finally:
-        a.close()
-        b.close()
 
 
 def check_ok(db: Path) -> None:
@@ -169,17 +161,6 @@ def test_b4_enospc_at_write_n_is_exit_3_keeps_the_index_and_the_rerun_completes(
     assert full >= len(ns) // 2, (full, ns)
     figures.add("disk_full_points", len(ns))
     figures.add("index_disk_full_refusals", full)
-
-
-def can_mount_tmpfs() -> bool:
-    if os.geteuid() != 0 or not shutil.which("unshare"):
-        return False
-    probe = subprocess.run(
-        ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k none /mnt"],
-        capture_output=True,
-        check=False,
-    )
-    return probe.returncode == 0
 
 
 #: Run in a private mount namespace: a tmpfs of $1 KB holds the index; scan; grow the tmpfs

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, SAMPLES
+from conftest import SAMPLES
+from harness import generate_archive
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,14 +27,9 @@ from dedupe_releases.verify import features
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small generated archive: enough files that the worker pool really runs."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import corpus
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    folder = tmp_path_factory.mktemp("archive")
-    corpus.generate(folder, 500, seed=3, dup_rate=0.3, encodings=True)
-    return folder / "dump"
+    return generate_archive(
+        tmp_path_factory.mktemp("archive"), 500, seed=3, dup_rate=0.3, encodings=True
+    )
 
 
 def test_ordered_map_keeps_input_order_across_worker_processes():

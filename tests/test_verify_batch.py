@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SAMPLES
+from conftest import SAMPLES
+from harness import generate_archive
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,14 +29,9 @@ from dedupe_releases.verify_batch import batches_of
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated archive with planted copies, siblings and appended boilerplate."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import corpus
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    folder = tmp_path_factory.mktemp("archive")
-    corpus.generate(folder, 600, seed=5, dup_rate=0.35, encodings=True)
-    return folder / "dump"
+    return generate_archive(
+        tmp_path_factory.mktemp("archive"), 600, seed=5, dup_rate=0.35, encodings=True
+    )
 
 
 def _articles(folder: Path) -> list[Article]:
