@@ -346,3 +346,21 @@ def can_mount_tmpfs() -> bool:
         check=False,
     )
     return probe.returncode == 0
+
+
+def strace_inject(syscall: str, action: str, when: int) -> list[str]:
+    """The strace prefix that makes the Nth SYSCALL of a command (and its children) do ACTION:
+    ``signal=KILL`` or ``error=ENOSPC`` (strace's own fault injection)."""
+    tracer = shutil.which("strace")
+    assert tracer is not None, "strace is needed here (.ci/run installs it)"
+    return [
+        tracer,
+        "-f",
+        "-qq",
+        "-o",
+        "/dev/null",
+        "-e",
+        f"trace={syscall}",
+        "-e",
+        f"inject={syscall}:{action}:when={when}",
+    ]

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import SAMPLES, backup, scale
+from harness import SAMPLES, backup, scale, strace_inject
 from indexing import ROOT, cli, digest, env, generate, grown, popen, runs
 
 STRACE = shutil.which("strace")
@@ -183,15 +183,7 @@ def test_sigkill_at_the_nth_write_then_rerun_reaches_the_baseline(
         prepare(dumps, scenario, db)
         proc = subprocess.run(
             [
-                STRACE,
-                "-f",
-                "-qq",
-                "-o",
-                "/dev/null",
-                "-e",
-                "trace=pwrite64",
-                "-e",
-                f"inject=pwrite64:signal=KILL:when={n}",
+                *strace_inject("pwrite64", "signal=KILL", n),
                 *args,
                 str(db),
             ],
@@ -254,15 +246,7 @@ def test_sigkill_at_every_write_of_a_small_run(tmp_path, small, scenario, figure
         prepare(small, scenario, db)
         proc = subprocess.run(
             [
-                STRACE,
-                "-f",
-                "-qq",
-                "-o",
-                "/dev/null",
-                "-e",
-                "trace=pwrite64",
-                "-e",
-                f"inject=pwrite64:signal=KILL:when={n}",
+                *strace_inject("pwrite64", "signal=KILL", n),
                 *args,
                 str(db),
             ],

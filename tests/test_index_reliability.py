@@ -32,6 +32,7 @@ from harness import (
     run_cli,
     scale,
     spawn,
+    strace_inject,
 )
 from indexing import digest, generate, runs
 
@@ -133,17 +134,7 @@ def test_b4_enospc_at_write_n_is_exit_3_keeps_the_index_and_the_rerun_completes(
             corpus["update"],
             "--index",
             db,
-            prefix=[
-                STRACE,  # type: ignore[list-item]
-                "-f",
-                "-qq",
-                "-o",
-                "/dev/null",
-                "-e",
-                "trace=pwrite64",
-                "-e",
-                f"inject=pwrite64:error=ENOSPC:when={n}",
-            ],
+            prefix=strace_inject("pwrite64", "error=ENOSPC", n),
         )
         if result.rc == ExitCode.INDEX:
             full += 1
@@ -516,17 +507,7 @@ def test_b2_sigkill_while_the_index_is_created(tmp_path, syscall, figures):
         SAMPLES,
         "--index",
         db,
-        prefix=[
-            STRACE,  # type: ignore[list-item]
-            "-f",
-            "-qq",
-            "-o",
-            "/dev/null",
-            "-e",
-            f"trace={syscall}",
-            "-e",
-            f"inject={syscall}:signal=KILL:when=1",
-        ],
+        prefix=strace_inject(syscall, "signal=KILL", 1),
     )
     assert killed.rc == -9, killed
     assert not db.exists() or check_index(db)
