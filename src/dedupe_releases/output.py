@@ -180,21 +180,49 @@ def dumps(value: Any, indent: int | None = None) -> bytes:
 
 
 def write_json(result: ScanResult, out: BinaryIO) -> None:
-    """``dumps(document(result), indent=2)``, written in pieces of about 1 MB.
+    """``dumps(document(result), indent=2)`` and a newline, written in pieces of about 1 MB.
 
-    A big archive's document is hundreds of MB of JSON: built as one string (and escaped and
-    encoded as two more), it would triple the scan's peak memory.
+    The document is never built whole: a big archive's is hundreds of MB of JSON, so each
+    cluster and related pair is made, encoded and written in turn, byte for byte as
+    ``json.dumps`` of the whole would write it.
     """
     encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=2)
     chunk: list[str] = []
     size = 0
-    for piece in encoder.iterencode(document(result)):
-        chunk.append(piece)
-        size += len(piece)
+
+    def put(text: str) -> None:
+        nonlocal chunk, size
+        chunk.append(text)
+        size += len(text)
         if size > 1 << 20:
             out.write(_escaped("".join(chunk)))
             chunk, size = [], 0
-    chunk.append("\n")
+
+    def value(item: Any, level: int) -> str:
+        # Strings never hold a raw newline in JSON: each "\n" is a line break to indent.
+        return encoder.encode(item).replace("\n", "\n" + "  " * level)
+
+    fields: list[tuple[str, Any]] = [
+        ("schema_version", SCHEMA_VERSION),
+        ("tool", {"name": "dedupe-releases", "version": __version__}),
+        ("parameters", result.config.parameters()),
+        ("counts", counts(result)),
+        ("clusters", (_cluster(c, result) for c in result.clusters)),
+        ("related", (_relation(m, result) for m in result.related)),
+        ("skipped", (_problem(p) for p in result.skipped)),
+        ("warnings", (_problem(p) for p in result.warnings)),
+    ]
+    for n, (key, field) in enumerate(fields):
+        put(("{" if n == 0 else ",") + "\n  " + encoder.encode(key) + ": ")
+        if not isinstance(field, Iterator):
+            put(value(field, 1))
+            continue
+        empty = True
+        for item in field:
+            put(("[" if empty else ",") + "\n    " + value(item, 2))
+            empty = False
+        put("[]" if empty else "\n  ]")
+    put("\n}\n")
     out.write(_escaped("".join(chunk)))
 
 

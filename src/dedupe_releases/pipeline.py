@@ -245,8 +245,15 @@ def scan(
     verifier = Verifier(store.article, config.sketch, v, sentence_hashes, text=mask, features=fast)
     size: Callable[[Article], int] = lambda a: verifier.features(a.id).words  # noqa: E731
     date: Callable[[Article], str] | None = None
+    verified = engine is not None or spill is not None
     if engine is not None:
-        verifier.remember(engine.verify(pairs, store, config, result.boilerplate))
+        verifier.remember(
+            {
+                k: m
+                for k, m in engine.verify(pairs, store, config, result.boilerplate).items()
+                if m is not None
+            }
+        )
     elif spill is not None:
         # The pool verifies the candidates in batches; the verdicts are remembered, so the
         # clustering below asks for them again without recomputing anything, and so are the
@@ -256,7 +263,12 @@ def scan(
         )
         size = partial(_stored_size, spill, config, result.boilerplate, measures)
         date = partial(_stored_date, measures)
-    matches = [m for a, b in pairs if (m := verifier.match(a, b)) is not None]
+    # Verified candidates: only those with a relation are remembered (a verdict of none for
+    # every candidate pair is most of the parent's memory on a big archive), so a pair the
+    # verifier does not know has none. Clustering may ask again for such a pair (a member
+    # against a new canonical), which is then computed again, with the same verdict.
+    look = verifier.known if verified else verifier.match
+    matches = [m for a, b in pairs if (m := look(a, b)) is not None]
     match: Callable[[str, str], Match | None] = verifier.match
     edges: Iterable[Match] = matches
     pinned: frozenset[str] = frozenset()
@@ -306,7 +318,7 @@ def _verify_stored(
     jobs: int,
     batch_pairs: int = VERIFY_BATCH_PAIRS,
 ) -> dict[str, Measures]:
-    """Verify ``pairs`` in batches over ``jobs`` processes; ``verifier`` remembers each verdict.
+    """Verify ``pairs`` in batches over ``jobs`` processes; ``verifier`` remembers each relation.
 
     Returns the measures of every article in an ``exact`` or ``near`` verdict (what the
     canonical choice compares).
@@ -337,8 +349,9 @@ def _verify_stored(
                 measures[article_id] = m
         verdicts = {}
         for n, data in zip(batch, found, strict=True):
-            a, b = pairs[n]
-            verdicts[(a, b) if a <= b else (b, a)] = from_data(data)
+            if (m := from_data(data)) is not None:
+                a, b = pairs[n]
+                verdicts[(a, b) if a <= b else (b, a)] = m
         verifier.remember(verdicts)
     return measures
 

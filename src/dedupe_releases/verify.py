@@ -248,6 +248,10 @@ class Verifier:
             )
         return self._memo[key]
 
+    def known(self, a: str, b: str) -> Match | None:
+        """The remembered relation of two articles, never computed here (None if not known)."""
+        return self._memo.get((a, b) if a <= b else (b, a))
+
     def remember(self, verified: dict[tuple[str, str], Match | None]) -> None:
         """Take relations verified elsewhere (by smaller id, larger id) as this one's own."""
         self._memo.update(verified)
