@@ -41,7 +41,7 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dump = generate_archive(tmp_path_factory.mktemp("gen"), 600, seed=7)
     # Strings the escaping must keep as they were: line separators and controls (in a file
     # name: the text's are repaired), non-ASCII, a name that is not UTF-8, a skipped file.
-    odd = "Caf\u00e9 \u2028 line\u2029 sep \x85 next \x1b[31m red \U0001f600 \"quoted\" \\ back"
+    odd = 'Caf\u00e9 \u2028 line\u2029 sep \x85 next \x1b[31m red \U0001f600 "quoted" \\ back'
     text = f"ODD TITLE {odd}\n\n" + ("Body sentence with words about the harbour. " * 12) + "\n"
     (dump / "odd_a.txt").write_text(text, encoding="utf-8")
     (dump / "odd_b\u2028\x1b.txt").write_text(text + "One more line.\n", encoding="utf-8")

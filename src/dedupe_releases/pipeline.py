@@ -349,9 +349,9 @@ def _verify_stored(
                 measures[article_id] = m
         verdicts = {}
         for n, data in zip(batch, found, strict=True):
-            if (m := from_data(data)) is not None:
+            if (verdict := from_data(data)) is not None:
                 a, b = pairs[n]
-                verdicts[(a, b) if a <= b else (b, a)] = m
+                verdicts[(a, b) if a <= b else (b, a)] = verdict
         verifier.remember(verdicts)
     return measures
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -252,7 +252,7 @@ class Verifier:
         """The remembered relation of two articles, never computed here (None if not known)."""
         return self._memo.get((a, b) if a <= b else (b, a))
 
-    def remember(self, verified: dict[tuple[str, str], Match | None]) -> None:
+    def remember(self, verified: Mapping[tuple[str, str], Match | None]) -> None:
         """Take relations verified elsewhere (by smaller id, larger id) as this one's own."""
         self._memo.update(verified)
 
