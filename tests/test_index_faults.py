@@ -118,6 +118,19 @@ def to_commit(dumps: dict[str, Path], scenario: str) -> int:
     return sum(1 for p in dumps["update"].iterdir() if before.get(p.name) != p.read_bytes())
 
 
+def kill_at_write(n: int, total: int, argv: list[str]) -> None:
+    """Run ARGV (a scan of the index) and SIGKILL it at its Nth write: killed, no traceback."""
+    proc = subprocess.run(
+        [*strace_inject("pwrite64", "signal=KILL", n), *argv],
+        capture_output=True,
+        env=env(),
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode != 0, f"write {n} of {total}: not killed"
+    assert b"Traceback" not in proc.stderr
+
+
 def finish_and_compare(db: Path, dump: Path, baseline: str) -> None:
     if db.exists():  # (a kill before the index was created leaves none)
         check = cli("index", "check", "--index", db)
@@ -181,19 +194,7 @@ def test_sigkill_at_the_nth_write_then_rerun_reaches_the_baseline(
     for n in points:
         db = tmp_path / f"kill{n}.db"
         prepare(dumps, scenario, db)
-        proc = subprocess.run(
-            [
-                *strace_inject("pwrite64", "signal=KILL", n),
-                *args,
-                str(db),
-            ],
-            capture_output=True,
-            env=env(),
-            cwd=ROOT,
-            check=False,
-        )
-        assert proc.returncode != 0, f"write {n} of {total}: not killed"
-        assert b"Traceback" not in proc.stderr
+        kill_at_write(n, total, [*args, str(db)])
         finish_and_compare(db, dump, baselines[scenario])
         figures.add("sigkill_points", 1)
 
@@ -244,19 +245,7 @@ def test_sigkill_at_every_write_of_a_small_run(tmp_path, small, scenario, figure
         for p in tmp_path.glob(".archive.db*"):
             p.unlink()
         prepare(small, scenario, db)
-        proc = subprocess.run(
-            [
-                *strace_inject("pwrite64", "signal=KILL", n),
-                *args,
-                str(db),
-            ],
-            capture_output=True,
-            env=env(),
-            cwd=ROOT,
-            check=False,
-        )
-        assert proc.returncode != 0, f"write {n} of {total}: not killed"
-        assert b"Traceback" not in proc.stderr
+        kill_at_write(n, total, [*args, str(db)])
         finish_and_compare(db, dump, expected)
     figures.add("sigkill_points", len(points))
     figures.add("sigkill_writes_in_run", total)

@@ -1084,17 +1084,9 @@ class Index:
             "INSERT INTO boilerplate (hash) VALUES (?)", ((_signed1(h),) for h in hashes)
         )
 
-    def is_boilerplate(self, line: int, min_titles: int, min_files: int) -> bool:
-        """Would ``boilerplate.learn`` call this line boilerplate in the archive in view?"""
-        titles, files = self.con.execute(
-            "SELECT count(DISTINCT a.title_hash), count(DISTINCT a.file) FROM lines l"
-            f" JOIN articles a ON a.id = l.article WHERE l.hash = ? AND a.state IN {self._view}",
-            (_signed1(line),),
-        ).fetchone()
-        return int(titles) >= min_titles and int(files) >= min_files
-
     def boilerplate_among(self, lines: Iterable[int], min_titles: int, min_files: int) -> set[int]:
-        """``is_boilerplate`` of many lines at once (one query per 500 lines)."""
+        """The LINES ``boilerplate.learn`` would call boilerplate in the archive in view (one query
+        per 500 lines)."""
         keys = [_signed1(h) for h in lines]
         out: set[int] = set()
         for start in range(0, len(keys), 500):
