@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,6 +37,20 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_ordered_map_keeps_input_order_across_worker_processes():
     items = list(range(-40, 40))
     assert list(ordered_map(abs, items, jobs=2, batch_size=3)) == [abs(i) for i in items]
+
+
+def test_workers_start_with_stop_signals_held_even_when_the_resource_tracker_starts():
+    # multiprocessing's resource tracker unblocks SIGINT in the thread that starts it; a
+    # worker spawned after that would start with Ctrl-C open and print a start-up traceback
+    code = (
+        "import multiprocessing, signal\n"
+        "from dedupe_releases.parallel import block_stop_signals\n"
+        "block_stop_signals()\n"
+        "multiprocessing.get_context('spawn').Lock()  # the first semaphore starts the tracker\n"
+        "print(signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+    assert done.stdout == b"True\n", done.stderr
 
 
 @pytest.mark.parametrize("where", ["samples", "generated"])

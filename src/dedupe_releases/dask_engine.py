@@ -49,6 +49,7 @@ from dedupe_releases.boilerplate import Boilerplate
 from dedupe_releases.candidates import MAX_BUCKET_PAIRS, MAX_SENTENCE_ARTICLES, _bucket_pairs
 from dedupe_releases.config import Config
 from dedupe_releases.errors import EngineError
+from dedupe_releases.parallel import block_stop_signals
 from dedupe_releases.pipeline import ingest, ingest_packed
 from dedupe_releases.records import Article, FileRecord, Match, Problem
 from dedupe_releases.sketch import U32, U64, sentence_hashes
@@ -185,11 +186,12 @@ def _stop_signals_held() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    held = block_stop_signals()
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        if held is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 class DaskEngine:

@@ -19,6 +19,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import resource_tracker
 from types import FrameType
 from typing import TypeVar
 
@@ -68,11 +69,20 @@ def _ignore_sigint() -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
 
-def _block_stop_signals() -> set[int | signal.Signals] | None:
-    """Hold SIGINT/SIGTERM while workers start: a worker cut off in the middle of receiving
-    its start-up data would print a traceback. They are delivered once the pool is up."""
+def block_stop_signals() -> set[int | signal.Signals] | None:
+    """Hold SIGINT/SIGTERM in this thread; returns the mask to restore.
+
+    Worker processes started meanwhile inherit the blocked mask: a worker cut off in the
+    middle of its start-up would print a traceback. A signal that comes meanwhile is
+    delivered here when the old mask is restored.
+
+    multiprocessing's resource tracker, started on first need, *unblocks* SIGINT in the
+    thread that starts it (``SIG_UNBLOCK``, not a restore of the mask it found), so workers
+    spawned after it would start with SIGINT open. It is started here, before the block.
+    """
     if not hasattr(signal, "pthread_sigmask"):
         return None
+    resource_tracker.ensure_running()
     return signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
 
 
@@ -102,7 +112,7 @@ def ordered_map(
     stream = itertools.chain(head, iterator)
     pending: deque[Future[list[R]]] = deque()
     with _stop_signals_at_batch_boundaries() as check_stop:
-        held = _block_stop_signals()
+        held = block_stop_signals()
         try:
             pool = ProcessPoolExecutor(
                 max_workers=jobs,
@@ -130,7 +140,16 @@ def ordered_map(
                 check_stop()
                 yield from results
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            # Held here too: a signal that interrupts shutdown(wait=True) while it joins the
+            # executor's manager thread leaves that thread marked stopped but running, and
+            # the interpreter's exit then waits for workers that never get their stop
+            # message. Held, the signal is noted when shutdown returns, and acted on below.
+            held = block_stop_signals()
+            try:
+                pool.shutdown(wait=True, cancel_futures=True)
+            finally:
+                if held is not None:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 @contextlib.contextmanager
