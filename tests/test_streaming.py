@@ -193,3 +193,38 @@ def test_spill_store_reads_back_from_memory_and_from_disk(generated):
     assert small._file is None and spilled._file is not None
     for article_id in ids[::7]:
         assert small.article_and_shingles(article_id)[0] == spilled.article(article_id)
+
+
+_BATCH_TEXT = st.text(
+    alphabet=st.sampled_from(list("ab1 _.!?\"')]\n\t\r\x0b\x1c\x85\u2028\x00\x01\x02£é–ß\u0130ŉ")),
+    max_size=40,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_BATCH_TEXT, max_size=5), st.booleans())
+def test_batch_tokens_equal_sentence_tokens_text_by_text(texts, lines):
+    from dedupe_releases.sketch import batch_tokens, sentence_tokens, token_hashes
+
+    batch = batch_tokens(texts, lines)
+    start = 0
+    sentence_counts: list[int] = []
+    for i, text in enumerate(texts):
+        found: list[str] | None = [] if lines else None
+        words, counts = sentence_tokens(text, found)
+        assert batch.token_counts[i] == len(words)
+        assert batch.hashes[start : start + len(words)].tolist() == token_hashes(words).tolist()
+        start += len(words)
+        sentence_counts += counts
+        if lines:
+            assert batch.lines[i] == found
+    assert start == len(batch.hashes)
+    assert batch.sentence_counts.tolist() == sentence_counts
+    assert len(batch.token_counts) == len(texts)
+    assert len(batch.lines) == (len(texts) if lines else 0)
+
+
+def test_batch_tokens_take_the_fast_path_on_ordinary_texts():
+    from dedupe_releases.sketch import _batch_tokens
+
+    assert _batch_tokens("one £2 “two”.\nthree\x02four", 2, lines=True) is not None

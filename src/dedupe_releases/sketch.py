@@ -94,6 +94,105 @@ def sentence_tokens(text: str, lines: list[str] | None = None) -> tuple[list[str
     return words, counts
 
 
+# The batch tokeniser (``batch_tokens``) marks sentence breaks, line ends and text ends with
+# these control characters, each written as a word of its own, and finds words as bytes:
+# every ASCII byte that is not a word character (``\w``) turns into a space, and so does every
+# non-ASCII character that is not (``str.isalnum``, which is ``\w`` outside ASCII), so a plain
+# ``bytes.split`` gives the tokens as their UTF-8 bytes, ready for ``zlib.crc32``.
+_BREAK, _LINE_END, _TEXT_END = "\x00", "\x01", "\x02"
+_MARKS = np.array([zlib.crc32(m.encode()) for m in (_BREAK, _LINE_END, _TEXT_END)], np.uint64)
+_WORD_BYTES = bytes(
+    c if c >= 0x80 or c <= 2 or chr(c).isalnum() or c == ord("_") else ord(" ") for c in range(256)
+)
+_WIDE = re.compile("[^\x00-\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchTokens:
+    """What ``batch_tokens`` gives: every text's token hashes, one text after another."""
+
+    hashes: U64  # crc32 of each token's UTF-8 bytes (``token_hashes``)
+    token_counts: npt.NDArray[np.int64]  # (n,) tokens of each text
+    sentence_counts: npt.NDArray[np.int64]  # tokens of each sentence, text after text
+    lines: tuple[list[str], ...]  # each text's lines as tokens joined by spaces, when asked
+
+
+def batch_tokens(texts: Sequence[str], lines: bool = False) -> BatchTokens:
+    """``sentence_tokens`` and ``token_hashes`` of many texts in a few passes over all of them.
+
+    The same values as calling them text by text (tested), about twice as fast: the texts are
+    case-folded, their sentence breaks marked and their tokens split out and hashed once for
+    the whole batch, not sentence by sentence.
+
+    >>> b = batch_tokens(["One two. Three\\n\\nfour five", ""], lines=True)
+    >>> b.token_counts.tolist(), b.sentence_counts.tolist(), b.lines
+    ([5, 0], [2, 1, 0, 2, 0], (['one two three', '', 'four five'], ['']))
+    >>> bool((b.hashes == token_hashes(tokens("One two. Three four five"))).all())
+    True
+    """
+    if texts:
+        joined = _TEXT_END.join(texts).casefold()  # no break, line or word holds a mark
+        if _BREAK not in joined and _LINE_END not in joined:
+            fast = _batch_tokens(joined, len(texts), lines)
+            if fast is not None:
+                return fast
+    # Texts holding the marks themselves (or a token whose hash equals a mark's): text by text
+    hashes: list[U64] = []
+    token_counts: list[int] = []
+    sentence_counts: list[int] = []
+    text_lines: list[list[str]] = []
+    for text in texts:
+        found: list[str] | None = [] if lines else None
+        words, counts = sentence_tokens(text, found)
+        hashes.append(token_hashes(words))
+        token_counts.append(len(words))
+        sentence_counts += counts
+        if found is not None:
+            text_lines.append(found)
+    return BatchTokens(
+        np.concatenate(hashes) if hashes else np.empty(0, dtype=np.uint64),
+        np.array(token_counts, dtype=np.int64),
+        np.array(sentence_counts, dtype=np.int64),
+        tuple(text_lines),
+    )
+
+
+def _batch_tokens(joined: str, n: int, lines: bool) -> BatchTokens | None:
+    # Every "\n" is the last character of a sentence break, so a line-end mark put after it
+    # leaves the breaks where they were; each break then becomes a mark of its own.
+    marked, breaks = _SENTENCE.subn(f" {_BREAK} ", joined.replace("\n", f"\n {_LINE_END} "))
+    marked = marked.replace(_TEXT_END, f" {_TEXT_END} ")
+    for char in set(_WIDE.findall(marked)):  # few distinct ones: "£", "–", "é"...
+        if not char.isalnum():
+            marked = marked.replace(char, " ")
+    try:
+        items = marked.encode().translate(_WORD_BYTES).split()
+    except UnicodeEncodeError:  # a lone surrogate: text by text, as before
+        return None
+    hashes = np.fromiter(map(zlib.crc32, items), dtype=np.uint64, count=len(items))
+    is_break, is_line, is_end = (hashes == mark for mark in _MARKS)
+    if (
+        int(is_break.sum()) != breaks
+        or int(is_line.sum()) != joined.count("\n")
+        or int(is_end.sum()) != n - 1
+    ):
+        return None  # a word hashes like a mark
+    word = ~(is_break | is_line | is_end)
+    before = np.cumsum(word) - word  # words before each item
+    total = int(word.sum())
+    ends = np.append(before[is_end], total)
+    token_counts = np.diff(ends, prepend=0)
+    cuts = np.append(before[is_break | is_end], total)
+    text_lines: tuple[list[str], ...] = ()
+    if lines:  # " a b \x00 c \x01 d \x02 e": every item after one space; drop the breaks
+        spaced = (b" " + b" ".join(items)).decode().replace(f" {_BREAK}", "")
+        text_lines = tuple(
+            [line[1:] for line in text.split(f" {_LINE_END}")]
+            for text in spaced.split(f" {_TEXT_END}")
+        )
+    return BatchTokens(hashes[word], token_counts, np.diff(cuts, prepend=0), text_lines)
+
+
 # Odd multipliers are invertible modulo 2**64: a run's polynomial hash can be read off prefix
 # sums and shifted to start at power 0, so equal runs hash equal wherever they occur.
 _RUN = 0xD6E8FEB86659FD93
@@ -314,18 +413,10 @@ def sketch_texts(
     True
     """
     size, n = config.shingle_size, len(texts)
-    words: list[str] = []
-    token_counts = np.zeros(n, dtype=np.int64)
-    piece_counts: list[int] = []
-    text_lines: list[list[str]] = [[] for _ in texts] if lines else []
-    for i, text in enumerate(texts):
-        w, counts = sentence_tokens(
-            text[: config.max_article_chars], text_lines[i] if lines else None
-        )
-        words += w
-        piece_counts += counts
-        token_counts[i] = len(w)
-    hashes = token_hashes(words)
+    limit = config.max_article_chars
+    tokenised = batch_tokens([t[:limit] if len(t) > limit else t for t in texts], lines)
+    hashes, token_counts = tokenised.hashes, tokenised.token_counts
+    piece_counts = tokenised.sentence_counts
     token_starts = np.cumsum(token_counts) - token_counts
 
     # Shingles: every window of `size` tokens inside one text (a shorter text: one window).
@@ -351,7 +442,7 @@ def sketch_texts(
                 values = mixed[start : start + count - size + 1]
                 unique = sorted_distinct(raw[start : start + count - size + 1])
             else:
-                unique = shingle_hashes(words[start : start + count], size)
+                unique = _shingles_of(hashes[start : start + count], size)
                 values = _fmix32(unique)
             distinct.append(unique)
             distinct_counts[i] = len(unique)
@@ -383,7 +474,7 @@ def sketch_texts(
         np.bincount(owners, minlength=n).astype(np.int64),
         np.concatenate(distinct) if distinct else np.empty(0, dtype=np.uint32),
         distinct_counts,
-        tuple(text_lines),
+        tokenised.lines,
     )
 
 
