@@ -216,7 +216,9 @@ def run_hashes(hashes: U64, starts: npt.NDArray[np.int64], lengths: npt.NDArray[
         return _fmix64(runs + lengths.astype(np.uint64) * _COMBINE)
 
 
-def _sentence_runs(counts: Sequence[int], offset: int = 0) -> tuple[npt.NDArray[np.int64], ...]:
+def _sentence_runs(
+    counts: Sequence[int] | npt.NDArray[np.int64], offset: int = 0
+) -> tuple[npt.NDArray[np.int64], ...]:
     lengths = np.asarray(counts, dtype=np.int64)
     starts = np.cumsum(lengths) - lengths + offset
     long = lengths >= MIN_SENTENCE_WORDS
