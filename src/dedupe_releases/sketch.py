@@ -431,30 +431,27 @@ def sketch_texts(
         raw = (_fmix64(acc + np.uint64(size)) >> np.uint64(32)).astype(np.uint32)
         mixed = _fmix32(raw)
     a, b = permutations(config.num_perm, config.seed)
-    distinct: list[U32] = []
-    distinct_counts = np.zeros(n, dtype=np.int64)
     signatures = np.full((n, config.num_perm), _EMPTY, dtype=np.uint32)
     shingled = token_counts > 0
-    longest = int(max(token_counts.max(initial=0) - size + 1, 1))
-    buffer = np.empty((min(longest, _CHUNK), config.num_perm), dtype=np.uint32)
+    long = token_counts >= size
+    # Every window inside one text (the others span two texts); a shorter text: one shingle.
+    owner = np.repeat(np.arange(n, dtype=np.uint64), token_counts)
+    inside = owner[:windows] == owner[size - 1 : size - 1 + windows]
+    keyed = [(owner[:windows][inside] << np.uint64(32)) | raw[inside]]
     with np.errstate(over="ignore"):
-        for i in np.flatnonzero(shingled).tolist():
+        for i in np.flatnonzero(shingled & ~long).tolist():
             start, count = int(token_starts[i]), int(token_counts[i])
-            if count >= size:
-                values = mixed[start : start + count - size + 1]
-                unique = sorted_distinct(raw[start : start + count - size + 1])
-            else:
-                unique = _shingles_of(hashes[start : start + count], size)
-                values = _fmix32(unique)
-            distinct.append(unique)
-            distinct_counts[i] = len(unique)
-            out = signatures[i]
-            for lo in range(0, len(values), _CHUNK):
-                chunk = values[lo : lo + _CHUNK]
-                m = buffer[: len(chunk)]
-                np.multiply(chunk[:, None], a, out=m)
-                m += b
-                np.minimum(out, m.min(axis=0), out=out)
+            unique = _shingles_of(hashes[start : start + count], size)
+            signatures[i] = _fmix32(unique) * a + b
+            keyed.append((np.uint64(i) << np.uint64(32)) | unique)
+        rows = np.flatnonzero(long)
+        lo = token_starts[rows]
+        _minhash_segments(mixed, lo, lo + token_counts[rows] - size + 1, a, b, signatures, rows)
+    # Each text's distinct shingles, sorted: one sort of (text, shingle) keys for the batch.
+    ordered = sorted_distinct(np.concatenate(keyed))
+    owners_of = (ordered >> np.uint64(32)).astype(np.int64)
+    distinct_counts = np.bincount(owners_of, minlength=n).astype(np.int64)
+    distinct = (ordered & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     keys = _band_key_rows(signatures, config.bands)
 
     # Sentences: runs of at least MIN_SENTENCE_WORDS tokens between sentence breaks.
@@ -474,7 +471,7 @@ def sketch_texts(
         shingled,
         found,
         np.bincount(owners, minlength=n).astype(np.int64),
-        np.concatenate(distinct) if distinct else np.empty(0, dtype=np.uint32),
+        distinct,
         distinct_counts,
         tokenised.lines,
     )
@@ -482,6 +479,50 @@ def sketch_texts(
 
 #: Shingles per step of the MinHash loop: the (chunk x num_perm) block stays in cache.
 _CHUNK = 2048
+
+
+def _minhash_segments(
+    values: U32,
+    starts: npt.NDArray[np.int64],
+    ends: npt.NDArray[np.int64],
+    a: U32,
+    b: U32,
+    out: U32,
+    rows: npt.NDArray[np.int64],
+) -> None:
+    """``out[rows[k]]`` = the MinHash of ``values[starts[k]:ends[k]]`` (segments in order,
+    none empty), many segments per block. A block is laid out (num_perm x shingles), so one
+    ``minimum.reduceat`` along its rows gives the minimum of each segment and of each gap
+    between two (dropped): about 1.7x faster than one (shingles x num_perm) block per text,
+    whose minimum runs across rows."""
+    k, total = 0, len(starts)
+    starts_l, ends_l = starts.tolist(), ends.tolist()
+    a_col, b_col = a[:, None], b[:, None]
+    while k < total:
+        first = starts_l[k]
+        j = k + 1
+        while j < total and ends_l[j] - first <= _BLOCK:
+            j += 1
+        last = ends_l[j - 1]
+        if last - first > _BLOCK:  # one long text: in chunks
+            sig = np.full(len(a), _EMPTY, dtype=np.uint32)
+            for lo in range(first, last, _BLOCK):
+                m = a_col * values[None, lo : min(lo + _BLOCK, last)]
+                m += b_col
+                np.minimum(sig, m.min(axis=1), out=sig)
+            out[rows[k]] = sig
+        else:
+            m = a_col * values[None, first:last]
+            m += b_col
+            cuts = np.empty(2 * (j - k) - 1, dtype=np.int64)
+            cuts[0::2] = starts[k:j] - first
+            cuts[1::2] = ends[k : j - 1] - first
+            out[rows[k:j]] = np.minimum.reduceat(m, cuts, axis=1)[:, 0::2].T
+        k = j
+
+
+#: Shingles per MinHash block (num_perm x _BLOCK uint32: 8 MB at 128 permutations).
+_BLOCK = 16384
 
 
 def _band_key_rows(signatures: U32, bands: int) -> U64:
