@@ -159,16 +159,20 @@ def _slice_pairs(keys: U64, owners: U32, star_above: int | None, skip_above: int
     sizes = np.diff(np.r_[starts, len(keys)])
     twos = starts[sizes == 2]  # by far the most common bucket: one vectorised step
     firsts, seconds = [owners[twos]], [owners[twos + 1]]
-    for s, size in zip(starts[sizes > 2].tolist(), sizes[sizes > 2].tolist(), strict=True):
-        if skip_above is not None and size > skip_above:
-            continue
-        members = owners[s : s + size]
-        if star_above is not None and size > star_above:
-            firsts.append(np.repeat(members[:1], size - 1))
-            seconds.append(members[1:])
-            continue
+    kept = sizes > 2
+    if skip_above is not None:
+        kept &= sizes <= skip_above
+    star = kept & (sizes > star_above) if star_above is not None else np.zeros_like(kept)
+    full = kept & ~star
+    # All pairs of every bucket of one size in one step: a (buckets x size) table of members.
+    for size in np.unique(sizes[full]).tolist():
+        members = owners[starts[full & (sizes == size)][:, None] + np.arange(size)]
         x, y = np.triu_indices(size, k=1)
-        firsts.append(members[x])
-        seconds.append(members[y])
+        firsts.append(members[:, x].ravel())
+        seconds.append(members[:, y].ravel())
+    for s, size in zip(starts[star].tolist(), sizes[star].tolist(), strict=True):
+        members = owners[s : s + size]  # a star: its first owner with each other one
+        firsts.append(np.repeat(members[:1], size - 1))
+        seconds.append(members[1:])
     first = np.concatenate(firsts).astype(np.uint64)
     return (first << np.uint64(32)) | np.concatenate(seconds).astype(np.uint64)

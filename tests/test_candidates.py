@@ -1,0 +1,47 @@
+"""Candidate pairs from shared keys, against the plain definition."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedupe_releases.candidates import _bucket_pairs
+
+
+def plain_pairs(
+    keys: list[int], owners: list[int], star_above: int | None, skip_above: int | None
+) -> list[int]:
+    buckets: dict[int, set[int]] = {}
+    for key, owner in zip(keys, owners, strict=True):
+        buckets.setdefault(key, set()).add(owner)
+    found = []
+    for members in buckets.values():
+        ordered = sorted(members)
+        if skip_above is not None and len(ordered) > skip_above:
+            continue
+        if star_above is not None and len(ordered) > star_above:
+            found += [(ordered[0], other) for other in ordered[1:]]
+        else:
+            found += list(itertools.combinations(ordered, 2))
+    return sorted(a << 32 | b for a, b in found)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 12), st.integers(0, 40)), min_size=0, max_size=200
+    ),  # (key, owner): few keys, so buckets of every size up to dozens
+    st.one_of(st.none(), st.integers(1, 8)),
+    st.one_of(st.none(), st.integers(2, 20)),
+)
+def test_bucket_pairs_are_the_pairs_of_owners_sharing_a_key(items, star_above, skip_above):
+    # keys spread over the whole 64-bit space, as band keys are (the top bits pick a slice)
+    keys = [(k * 0x9E3779B97F4A7C15) % 2**64 for k, _ in items]
+    owners = [o for _, o in items]
+    found = _bucket_pairs(
+        np.array(keys, dtype=np.uint64), np.array(owners, dtype=np.uint32), star_above, skip_above
+    )
+    assert sorted(found.tolist()) == plain_pairs(keys, owners, star_above, skip_above)
