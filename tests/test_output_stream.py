@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from harness import generate_archive
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dedupe_releases import output
 from dedupe_releases.pipeline import ScanResult, scan
@@ -80,3 +82,39 @@ def test_empty_lists_and_cli_file_equal_stdout(tmp_path: Path) -> None:
     filed = subprocess.run([*cmd, "-o", str(target)], capture_output=True, check=False)
     assert piped.returncode == filed.returncode
     assert piped.stdout == target.read_bytes() == whole_json(scan([SAMPLES], jobs=1))
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.characters(), max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.tuples(children, children)
+        | st.dictionaries(st.text(max_size=4), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_JSON_VALUES, st.integers(0, 3))
+def test_indented_values_are_json_dumps_bytes(value, level):
+    import json
+
+    encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=2)
+    parts: list[str] = []
+    output._indented(value, "\n" + "  " * level, parts, encoder)
+    expected = json.dumps(value, ensure_ascii=False, allow_nan=False, indent=2)
+    assert "".join(parts) == expected.replace("\n", "\n" + "  " * level)
+
+
+@pytest.mark.parametrize("value", [float("nan"), {"a": [float("inf")]}, {"a": object()}])
+def test_indented_values_refuse_what_json_refuses(value):
+    import json
+
+    encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=2)
+    with pytest.raises((ValueError, TypeError)):
+        output._indented(value, "\n", [], encoder)

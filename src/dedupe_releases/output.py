@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -199,8 +200,9 @@ def write_json(result: ScanResult, out: BinaryIO) -> None:
             chunk, size = [], 0
 
     def value(item: Any, level: int) -> str:
-        # Strings never hold a raw newline in JSON: each "\n" is a line break to indent.
-        return encoder.encode(item).replace("\n", "\n" + "  " * level)
+        parts: list[str] = []
+        _indented(item, "\n" + "  " * level, parts, encoder)
+        return "".join(parts)
 
     fields: list[tuple[str, Any]] = [
         ("schema_version", SCHEMA_VERSION),
@@ -224,6 +226,54 @@ def write_json(result: ScanResult, out: BinaryIO) -> None:
         put("[]" if empty else "\n  ]")
     put("\n}\n")
     out.write(_escaped("".join(chunk)))
+
+
+def _indented(item: Any, newline: str, parts: list[str], encoder: json.JSONEncoder) -> None:
+    """Append ``encoder.encode(item)`` (``indent=2``, ``ensure_ascii=False``), every line
+    after the first starting with ``newline``'s indentation: the same bytes as ``json``'s
+    own pure-Python indenting encoder, which spends most of its time in generators."""
+    if isinstance(item, str):
+        parts.append(_encode_string(item))
+    elif isinstance(item, dict):
+        if not item:
+            parts.append("{}")
+            return
+        inner = newline + "  "
+        opening = "{"
+        for key, child in item.items():
+            if not isinstance(key, str):  # json's own rules for other keys
+                parts.append(encoder.encode(item).replace("\n", newline))
+                return
+            parts.append(f"{opening}{inner}{_encode_string(key)}: ")
+            _indented(child, inner, parts, encoder)
+            opening = ","
+        parts.append(newline + "}")
+    elif isinstance(item, list | tuple):
+        if not item:
+            parts.append("[]")
+            return
+        inner = newline + "  "
+        opening = "["
+        for child in item:
+            parts.append(opening + inner)
+            _indented(child, inner, parts, encoder)
+            opening = ","
+        parts.append(newline + "]")
+    elif item is None:
+        parts.append("null")
+    elif item is True:
+        parts.append("true")
+    elif item is False:
+        parts.append("false")
+    elif type(item) is int:
+        parts.append(int.__repr__(item))
+    elif type(item) is float and math.isfinite(item):
+        parts.append(float.__repr__(item))
+    else:  # anything else: json's own encoding (or its error)
+        parts.append(encoder.encode(item).replace("\n", newline))
+
+
+_encode_string = json.encoder.encode_basestring  # the C one where there is one, as json's
 
 
 def _escaped(text: str) -> bytes:
