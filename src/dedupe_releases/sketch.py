@@ -521,8 +521,8 @@ def _minhash_segments(
         k = j
 
 
-#: Shingles per MinHash block (num_perm x _BLOCK uint32: 8 MB at 128 permutations).
-_BLOCK = 16384
+#: Shingles per MinHash block (num_perm x _BLOCK uint32: 2 MB at 128 permutations).
+_BLOCK = 4096
 
 
 def _band_key_rows(signatures: U32, bands: int) -> U64:
