@@ -105,36 +105,82 @@ def _plain(d: Decimal) -> str:
 
 
 def _fact(m: re.Match[str]) -> Fact:
-    g = m.groupdict()
+    # The seven kinds are the outermost groups and each closes after the groups inside it,
+    # so ``lastgroup`` names the kind that matched (no dictionary of all 25 groups).
+    kind = m.lastgroup
     shown = m.group(0)
-    if g["money"]:
-        value = _decimal(g["amount"]) or Decimal(0)
-        scale = (g["scale"] or "").strip().casefold()
+    if kind == "money":
+        value = _decimal(m.group("amount")) or Decimal(0)
+        scale = (m.group("scale") or "").strip().casefold()
         value *= _SCALE.get(scale, 1)
-        return Fact("money", f"{g['cur']}{_plain(value)}", shown)
-    for key, d, mo, y in (("dmy", "d1", "m1", "y1"), ("mdy", "d2", "m2", "y2")):
-        if g[key]:
-            month = _MONTH_NUMBER[g[mo].rstrip(".").casefold()]
-            return Fact("date", f"{g[y]}-{month:02d}-{int(g[d]):02d}", shown)
-    if g["iso"]:
-        return Fact("date", f"{g['y3']}-{g['m3']}-{g['d3']}", shown)
-    if g["my"]:
-        month = _MONTH_NUMBER[g["m4"].rstrip(".").casefold()]
-        return Fact("date", f"{g['y4']}-{month:02d}", shown)
-    if g["pct"]:
-        return Fact("percent", f"{_plain(_decimal(g['p']) or Decimal(0))}%", shown)
-    return Fact("number", _plain(_decimal(g["n"]) or Decimal(0)), shown)
+        return Fact("money", f"{m.group('cur')}{_plain(value)}", shown)
+    if kind == "dmy" or kind == "mdy":
+        d, mo, y = m.group("d1", "m1", "y1") if kind == "dmy" else m.group("d2", "m2", "y2")
+        month = _MONTH_NUMBER[mo.rstrip(".").casefold()]
+        return Fact("date", f"{y}-{month:02d}-{int(d):02d}", shown)
+    if kind == "iso":
+        return Fact("date", "{}-{}-{}".format(*m.group("y3", "m3", "d3")), shown)
+    if kind == "my":
+        month = _MONTH_NUMBER[m.group("m4").rstrip(".").casefold()]
+        return Fact("date", f"{m.group('y4')}-{month:02d}", shown)
+    if kind == "pct":
+        return Fact("percent", f"{_plain(_decimal(m.group('p')) or Decimal(0))}%", shown)
+    return Fact("number", _plain(_decimal(m.group("n")) or Decimal(0)), shown)
+
+
+_DIGIT = re.compile(r"\d")
+#: The most characters a match can hold before the whitespace in front of its first digit:
+#: a month word and its dot ("september.").
+_MONTH_CHARS = max(map(len, _MONTH_NUMBER)) + 1
+
+
+def fact_matches(text: str) -> list[re.Match[str]]:
+    """``list(_FACT.finditer(text))``, trying the pattern only where a match can start.
+
+    Exact because every kind holds a digit, and what comes before its first digit is short:
+    nothing (a number, a percentage, a date written day first or ISO), a currency sign and
+    at most one space (money), or a month word of at most ``_MONTH_CHARS`` characters with
+    its dot and then whitespace (a date written month first). So a match whose first digit
+    is at ``d`` starts at ``d - 1`` or later when no whitespace comes right before ``d``, and
+    no more than ``_MONTH_CHARS`` before that whitespace otherwise (``str.isspace`` is
+    ``\\s``, ``\\d`` is the digit search's own class). Positions are tried left to right
+    from the end of the last match, as ``finditer`` does; a position before the window of
+    the next digit cannot start a match, since the match would then hold that digit and
+    have it first. ``match(text, p)`` sees the text before ``p`` (lookbehinds and ``\\b``),
+    unlike a slice.
+
+    >>> [m.group(0) for m in fact_matches("On March  2, 2019 we paid $ 5 (x2)")]
+    ['March  2, 2019', '$ 5']
+    """
+    out: list[re.Match[str]] = []
+    match = _FACT.match
+    digit = _DIGIT.search
+    pos = 0
+    while (found := digit(text, pos)) is not None:
+        at = found.start()
+        space = at
+        while space > pos and text[space - 1].isspace():
+            space -= 1
+        for p in range(max(pos, space - _MONTH_CHARS if space < at else at - 1), at + 1):
+            m = match(text, p)
+            if m is not None:
+                out.append(m)
+                pos = m.end()
+                break
+        else:
+            pos = at + 1
+    return out
 
 
 def find_facts(text: str) -> list[tuple[Fact, int, int]]:
-    """Every fact in a text with its character span.
+    """Every fact in a text with its character span (``_FACT.finditer``, via ``fact_matches``).
 
     >>> [(f.kind, f.value) for f, _, _ in find_facts("£2.5bn on 9 July 2018, up 12 per cent")]
     [('money', '£2500000000'), ('date', '2018-07-09'), ('percent', '12%')]
     >>> [f.value for f, _, _ in find_facts("£17 million, £17m and £59,898 for 1,500 homes")]
     ['£17000000', '£17000000', '£59898', '1500']
     """
-    return [(_fact(m), m.start(), m.end()) for m in _FACT.finditer(text)]
+    return [(_fact(m), m.start(), m.end()) for m in fact_matches(text)]
 
 
 def extract_facts(
