@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import sys
+from collections import defaultdict
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedupe_releases.facts import _FACT, _fact, find_facts
+from dedupe_releases.facts import (
+    _FACT,
+    _FACT_SLOT,
+    _NAME_WORD,
+    _WORD,
+    CONTEXT_WORDS,
+    Fact,
+    Facts,
+    _fact,
+    _folded,
+    _slot,
+    extract_facts,
+    find_facts,
+)
 
 # Pieces that make facts, and near misses of facts, likely in generated text: currency signs,
 # months (cased, abbreviated, dotted, and a long s that matches "s" case-insensitively),
@@ -27,12 +43,64 @@ _PIECES = (
         "OCT",
     ),
     *(" million", "bn", "m", "k ", " thousand", "mn."),
-    *("1", "09", "2018", "1999", "31", "1,500", "59,898.5", "12.5", "0.", ",3", "-07-", "-12-"),
+    *(
+        "1",
+        "09",
+        "2018",
+        " 2018",
+        " 5,",
+        "1999",
+        "31",
+        "1,500",
+        "59,898.5",
+        "12.5",
+        "0.",
+        ",3",
+        "-07-",
+        "-12-",
+    ),
     *(" ", "  ", "\n", "\n\n", "\t", "\u3000", "\u2009", "\x1c", "\x85", "\u2028", "\x00"),
     *("“", "”", "’", "â€™", "Ã©", "Â£", "é", "ß", "İ", "ﬁ", "_", ":", "-", ".", ",", "(", ")"),
     *("٣", "１", "²", "word", "Minister", "x2", "a1b"),
+    *(
+        "The council has today announced that it will spend ",
+        "roads and bridges, the minister said. ",
+    ),
+    *(
+        "Ünïcödé wörds “quoted” — İstanbul’s ΣΊΣΥΦΟΣ straße ﬁnance ",
+        "a b c d e f g h i j k l m n o p ",
+        *("x" * 60, "_y" * 30, "\x00abc", "q\x00 "),
+    ),
 )
 _TEXT = st.lists(st.sampled_from(_PIECES) | st.text(max_size=4), max_size=40).map("".join)
+
+
+def plain_extract_facts(text: str, title: str = "") -> Facts:
+    """``extract_facts`` by its definition: every stretch between two facts tokenised."""
+    words: list[str] = []
+    at: list[int] = []
+    facts: list[Fact] = []
+    last = 0
+    for fact, start, end in find_facts(text):
+        words += _WORD.findall(text[last:start].casefold())
+        at.append(len(words))
+        words.append(_FACT_SLOT + fact.kind)
+        facts.append(fact)
+        last = end
+    words += _WORD.findall(text[last:].casefold())
+    keyed: dict[tuple[str, str], list[Fact]] = defaultdict(list)
+    for i, fact in zip(at, facts, strict=True):
+        before = [_slot(x) for x in words[max(0, i - CONTEXT_WORDS) : i]]
+        after = [_slot(x) for x in words[i + 1 : i + 1 + CONTEXT_WORDS]]
+        if len(before) == CONTEXT_WORDS:
+            keyed[(fact.kind, " ".join([*before, "|"]))].append(fact)
+        if len(after) == CONTEXT_WORDS:
+            keyed[(fact.kind, " ".join(["|", *after]))].append(fact)
+    return Facts(
+        tuple(sorted((k, tuple(v)) for k, v in keyed.items())),
+        tuple(_NAME_WORD.findall(title)),
+        tuple(_NAME_WORD.findall(text)),
+    )
 
 
 def plain_facts(text: str) -> list[tuple[object, int, int]]:
@@ -56,6 +124,11 @@ def test_find_facts_examples() -> None:
         ("percent", "7%", "7%"),
     ]
     assert find_facts(text) == plain_facts(text)
+    assert [f.value for f, _, _ in find_facts("Mar 2019, may\t5, 2020 and OCT. 3 1999")] == [
+        "2019-03",
+        "2020-05-05",
+        "1999-10-03",
+    ]
     longest = "SEPTEMBER.\u3000\n 2018, September. 9 2018, $\u00a012"
     assert [f.shown for f, _, _ in find_facts(longest)] == [
         "SEPTEMBER.\u3000\n 2018",
@@ -64,3 +137,46 @@ def test_find_facts_examples() -> None:
     ]
     for text in ("", "no digits at all", "x2 y3", "\x00 2018-07-09 \x00", "٣ July 2018", longest):
         assert find_facts(text) == plain_facts(text)
+
+
+@settings(max_examples=2000)
+@given(_TEXT, _TEXT)
+def test_extract_facts_is_its_plain_definition(text: str, title: str) -> None:
+    assert extract_facts(text, title) == plain_extract_facts(text, title)
+    assert extract_facts(text, title, find_facts(text)) == plain_extract_facts(text, title)
+
+
+def test_extract_facts_examples() -> None:
+    filler = "and then some more words follow here, " * 4
+    text = f"On 9 July 2018 {filler} £17 million {filler}, İstanbul’s 12% {filler}"
+    facts = extract_facts(text)
+    assert [k for k, _ in facts.keyed] == [
+        ("date", "| and then some"),
+        ("money", "words follow here |"),
+        ("money", "| and then some"),
+        ("percent", "i stanbul s |"),
+        ("percent", "| and then some"),
+    ]
+    assert facts == plain_extract_facts(text)
+    cut = "c" * 100  # a word cut short by either end's characters
+    for text in (
+        "",
+        "no facts",
+        "\x00x1\x00 said 5 " + filler,
+        filler + "\x00" + "_x" * 30 + "\x00 5",  # a slot-like word the tail would split
+        "x" * 200 + " 5 " + "y" * 200,
+        f"1 aa bb {cut} dd ee ff gg 2",
+        f"1 aa bb cc dd {cut} ee ff 2",
+    ):
+        assert extract_facts(text, text) == plain_extract_facts(text, text)
+
+
+@given(_TEXT)
+def test_folded_is_each_word_casefolded(text: str) -> None:
+    words = tuple(_NAME_WORD.findall(text))
+    assert _folded(words) == [w.casefold() for w in words]
+
+
+def test_no_word_character_casefolds_to_a_space() -> None:
+    chars = map(chr, range(sys.maxunicode + 1))
+    assert not [c for c in chars if _NAME_WORD.fullmatch(c) and " " in c.casefold()]

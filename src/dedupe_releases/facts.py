@@ -129,25 +129,58 @@ def _fact(m: re.Match[str]) -> Fact:
 
 
 _DIGIT = re.compile(r"\d")
-#: The most characters a match can hold before the whitespace in front of its first digit:
-#: a month word and its dot ("september.").
-_MONTH_CHARS = max(map(len, _MONTH_NUMBER)) + 1
+_CURRENCY = "£$€"
+#: The longest month word ("september").
+_MONTH_CHARS = max(map(len, _MONTH_NUMBER))
+
+
+def _starts(text: str, pos: int, at: int) -> list[int]:
+    """Where, from ``pos`` on, a match whose first digit is at ``at`` can start, left to right.
+
+    What comes before a match's first digit is one of: nothing (a number, a percentage, a
+    date written day first or ISO); a currency sign, perhaps with one whitespace character
+    (money); or a month word starting a word (``\\b``), perhaps a dot, then whitespace (a
+    date written month first). A month word is letters only (even the non-ASCII letters that
+    match one case-insensitively, like "ſ"), so it is the whole run of word characters
+    before the dot and whitespace; only a run of at most ``_MONTH_CHARS`` can be one.
+    Positions in the list that cannot start a match are harmless: the pattern is tried there
+    and fails. ``str.isspace`` is ``\\s`` and ``str.isalnum`` or "_" is ``\\w``, character
+    for character.
+    """
+    if at <= pos:
+        return [at]
+    before = text[at - 1]
+    if before in _CURRENCY:
+        return [at - 1, at]
+    if not before.isspace():
+        return [at]
+    out = [at]
+    space = at - 1
+    while space > pos and text[space - 1].isspace():
+        space -= 1
+    if space == at - 1 and space > pos and text[space - 1] in _CURRENCY:
+        out.insert(0, space - 1)
+    end = space - 1 if space > pos and text[space - 1] == "." else space
+    word = end
+    while (
+        word > pos
+        and end - word <= _MONTH_CHARS
+        and (text[word - 1].isalnum() or text[word - 1] == "_")
+    ):
+        word -= 1
+    if end - word >= 3:
+        out.insert(0, word)
+    return out
 
 
 def fact_matches(text: str) -> list[re.Match[str]]:
     """``list(_FACT.finditer(text))``, trying the pattern only where a match can start.
 
-    Exact because every kind holds a digit, and what comes before its first digit is short:
-    nothing (a number, a percentage, a date written day first or ISO), a currency sign and
-    at most one space (money), or a month word of at most ``_MONTH_CHARS`` characters with
-    its dot and then whitespace (a date written month first). So a match whose first digit
-    is at ``d`` starts at ``d - 1`` or later when no whitespace comes right before ``d``, and
-    no more than ``_MONTH_CHARS`` before that whitespace otherwise (``str.isspace`` is
-    ``\\s``, ``\\d`` is the digit search's own class). Positions are tried left to right
-    from the end of the last match, as ``finditer`` does; a position before the window of
-    the next digit cannot start a match, since the match would then hold that digit and
-    have it first. ``match(text, p)`` sees the text before ``p`` (lookbehinds and ``\\b``),
-    unlike a slice.
+    Every kind of fact holds a digit, so a match is looked for around each digit in turn,
+    only at the few positions ``_starts`` gives, left to right from the end of the last
+    match, as ``finditer`` does. No match can start anywhere else: one starting between
+    the last match's end and the next digit would hold that digit and have it first.
+    ``match(text, p)`` sees the text before ``p`` (lookbehinds and ``\\b``), unlike a slice.
 
     >>> [m.group(0) for m in fact_matches("On March  2, 2019 we paid $ 5 (x2)")]
     ['March  2, 2019', '$ 5']
@@ -158,10 +191,7 @@ def fact_matches(text: str) -> list[re.Match[str]]:
     pos = 0
     while (found := digit(text, pos)) is not None:
         at = found.start()
-        space = at
-        while space > pos and text[space - 1].isspace():
-            space -= 1
-        for p in range(max(pos, space - _MONTH_CHARS if space < at else at - 1), at + 1):
+        for p in _starts(text, pos, at):
             m = match(text, p)
             if m is not None:
                 out.append(m)
@@ -196,19 +226,22 @@ def extract_facts(
 (('money', 'today date announced |'), ['£17 million'])]
     """
     # The words of the text with each fact replaced by its kind, and where the facts are:
-    # each stretch between two facts is tokenised on its own (no word spans a fact).
+    # each stretch between two facts is tokenised on its own (no word spans a fact), and
+    # of a long one only the words a context can reach are kept (``_reachable_words``).
+    found = find_facts(text) if found is None else found
     words: list[str] = []
     at: list[int] = []
     facts: list[Fact] = []
-    find = _WORD.findall
+    edges = "\x00" not in text  # else a word may read as a fact's slot: tokenise it all
     last = 0
-    for fact, start, end in find_facts(text) if found is None else found:
-        words += find(text[last:start].casefold())
+    for fact, start, end in found:
+        words += _reachable_words(text, last, start, bool(facts), True, edges)
         at.append(len(words))
         words.append(_FACT_SLOT + fact.kind)
         facts.append(fact)
         last = end
-    words += find(text[last:].casefold())
+    if facts:
+        words += _reachable_words(text, last, len(text), True, False, edges)
     keyed: dict[tuple[str, str], list[Fact]] = defaultdict(list)
     for i, fact in zip(at, facts, strict=True):
         # Each side of a fact is a key of its own, so a copy that dropped the sentence after
@@ -225,6 +258,32 @@ def extract_facts(
         tuple(_NAME_WORD.findall(title)),
         tuple(_NAME_WORD.findall(text)),
     )
+
+
+#: Characters tokenised at each end of a long stretch between two facts.
+_EDGE_CHARS = 48
+
+
+def _reachable_words(
+    text: str, start: int, end: int, head: bool, tail: bool, edges: bool
+) -> list[str]:
+    """``_WORD.findall(text[start:end].casefold())``, or of a long stretch only its first
+    ``CONTEXT_WORDS`` words (``head``: a fact comes before it) and its last (``tail``: a fact
+    comes after it), the only ones a fact's context can reach.
+
+    Exact because, without "\\x00" in the text (``edges``), a word is a run of one class of
+    characters and ``casefold`` folds character by character: in the casefolded first
+    ``_EDGE_CHARS`` characters only the last word may be cut short, in the last ones only
+    the first. So when each end holds more than ``CONTEXT_WORDS`` words, the words it gives
+    are the stretch's own; the two ends do not overlap, and the stretch then has at least
+    twice ``CONTEXT_WORDS`` words, so no context crosses the words left out.
+    """
+    if edges and end - start > 2 * _EDGE_CHARS:
+        first = _WORD.findall(text[start : start + _EDGE_CHARS].casefold()) if head else []
+        last = _WORD.findall(text[end - _EDGE_CHARS : end].casefold()) if tail else []
+        if (not head or len(first) > CONTEXT_WORDS) and (not tail or len(last) > CONTEXT_WORDS):
+            return first[:CONTEXT_WORDS] + (last[-CONTEXT_WORDS:] if tail else [])
+    return _WORD.findall(text[start:end].casefold())
 
 
 #: Marks a fact's place among the words, followed by its kind (what `_slot` reads).
@@ -296,22 +355,22 @@ def _name_diffs(a: Facts, b: Facts) -> list[FactDiff]:
     one text and ``met Prime Minister Hasina of Bangladesh`` in the other, with the same
     words around them, is a swapped name.
     """
-    vocab_b = {w.casefold() for w in b.words}
+    low_b = _folded(b.words)
+    vocab_b = set(low_b)
     missing = {w for w in a.title if _is_name(w) and w.casefold() not in vocab_b}
     if not missing:
         return []
-    vocab_a = {w.casefold() for w in a.words}
+    low_a = _folded(a.words)
+    vocab_a = set(low_a)
     n = CONTEXT_WORDS
     after_ctx: dict[tuple[str, ...], set[str]] = defaultdict(set)  # words before -> word
     before_ctx: dict[tuple[str, ...], set[str]] = defaultdict(set)  # words after -> word
-    low_b = [w.casefold() for w in b.words]
     for i, w in enumerate(b.words):
-        if _is_name(w) and w.casefold() not in vocab_a:
+        if _is_name(w) and low_b[i] not in vocab_a:
             if i >= n:
                 after_ctx[tuple(low_b[i - n : i])].add(w)
             if i + n < len(b.words):
                 before_ctx[tuple(low_b[i + 1 : i + 1 + n])].add(w)
-    low_a = [w.casefold() for w in a.words]
     for i, w in enumerate(a.words):
         if w not in missing:
             continue
@@ -321,6 +380,16 @@ def _name_diffs(a: Facts, b: Facts) -> list[FactDiff]:
         if found:
             return [FactDiff("name", w, sorted(found)[0])]
     return []
+
+
+def _folded(words: tuple[str, ...]) -> list[str]:
+    """``[w.casefold() for w in words]`` in one call on their join.
+
+    Exact because the words (``_NAME_WORD``'s) hold no space, no word character
+    case-folds to anything holding one (tested over every code point), and ``casefold``
+    folds character by character.
+    """
+    return " ".join(words).casefold().split(" ") if words else []
 
 
 #: Titles are compared word by word only when they are mostly the same words (a republished
