@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
+from dataclasses import replace
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dedupe_releases.boilerplate import Boilerplate, line_hash
+from dedupe_releases.candidates import sentence_hashes
+from dedupe_releases.config import Config, SketchConfig
 from dedupe_releases.facts import (
     _FACT,
     _FACT_SLOT,
@@ -22,6 +27,10 @@ from dedupe_releases.facts import (
     extract_facts,
     find_facts,
 )
+from dedupe_releases.records import Article
+from dedupe_releases.sketch import sentence_tokens
+from dedupe_releases.verify import features
+from dedupe_releases.verify_batch import stored_features
 
 # Pieces that make facts, and near misses of facts, likely in generated text: currency signs,
 # months (cased, abbreviated, dotted, and a long s that matches "s" case-insensitively),
@@ -180,3 +189,64 @@ def test_folded_is_each_word_casefolded(text: str) -> None:
 def test_no_word_character_casefolds_to_a_space() -> None:
     chars = map(chr, range(sys.maxunicode + 1))
     assert not [c for c in chars if _NAME_WORD.fullmatch(c) and " " in c.casefold()]
+
+
+# Lines for generated bodies: some are learned boilerplate (in any case and spacing), some
+# hold sentence breaks at their ends, quotes, facts and odd whitespace.
+_LINES = (
+    "Share this page",
+    "  SHARE this,   page!",
+    "Twitter",
+    "The minister said: “It is £17 million.” Then 9 July 2018.",
+    'He left. "Yes!" \t',
+    "Sentence one. Sentence two? Three!",
+    "",
+    "  ",
+    "...",
+    "Ünïcödé İstanbul’s straße (2%)",
+)
+_BOILERPLATE = Boilerplate(frozenset([line_hash("Share this page"), line_hash("Twitter")]))
+_BODY = st.lists(st.sampled_from(_LINES) | _TEXT, max_size=12).map("\n".join)
+
+
+def _article(title: str, body: str) -> Article:
+    return Article("a#1", "a", 1, (1, 1), None, title, body, "hash")
+
+
+@settings(max_examples=1000)
+@given(_TEXT, _BODY)
+def test_mask_words_are_the_masked_texts_words(title: str, body: str) -> None:
+    article = _article(title, body)
+    text, words, counts = _BOILERPLATE.mask_words(article)
+    plain_words, plain_counts = sentence_tokens(_BOILERPLATE.mask(article))
+    assert text == _BOILERPLATE.mask(article)
+    assert words == plain_words
+    assert [c for c in counts if c] == [c for c in plain_counts if c]
+
+
+@settings(max_examples=500)
+@given(_TEXT, _BODY, st.sampled_from([1000, 60, 5]))
+def test_masked_features_are_the_features_of_the_masked_text(
+    title: str, body: str, max_chars: int
+) -> None:
+    article = _article(title, body)
+    config = Config(sketch=replace(SketchConfig(), max_article_chars=max_chars))
+    nothing = (np.zeros(0, np.uint32), np.zeros(0, np.uint64))
+    fast = stored_features(article, *nothing, True, config, _BOILERPLATE)
+    text = _BOILERPLATE.mask(article)
+    plain = features(article, config.sketch, sentence_hashes, text)
+    assert fast.shingles.tolist() == plain.shingles.tolist()
+    assert fast.sentences.tolist() == plain.sentences.tolist()
+    assert (fast.normalised, fast.words, fast.title) == (plain.normalised, plain.words, plain.title)
+    assert fast.facts == plain.facts
+
+
+def test_masked_features_example() -> None:
+    body = "Share this page\nThe minister said. It costs £17 million in total for the roads.\n\n"
+    article = _article("Roads get £17 million", body + "TWITTER\nMore text here.")
+    text, words, counts = _BOILERPLATE.mask_words(article)
+    assert text == "Roads get £17 million\n\nThe minister said. It costs £17 million in total" + (
+        " for the roads.\n\nMore text here."
+    )
+    assert words[:6] == ["roads", "get", "17", "million", "the", "minister"]
+    assert counts == [4, 3, 9, 3]

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedupe_releases.records import Article
-from dedupe_releases.sketch import U64, tokens
+from dedupe_releases.sketch import U64, sentence_tokens, tokens
 
 
 def line_hash(line: str) -> int:
@@ -28,8 +28,13 @@ def line_hash(line: str) -> int:
     >>> line_hash("Share this page") == line_hash("  SHARE this   page!")
     True
     """
-    words = " ".join(tokens(line))
-    return int.from_bytes(hashlib.blake2b(words.encode(), digest_size=8).digest(), "little")
+    return words_hash(tokens(line))
+
+
+def words_hash(words: list[str]) -> int:
+    """``line_hash`` of a line from its tokens (``sketch.tokens``)."""
+    key = " ".join(words).encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little")
 
 
 def body_lines(article: Article) -> list[str]:
@@ -115,6 +120,38 @@ class Boilerplate:
             if kept:
                 paragraphs.append("\n".join(kept))
         return "\n\n".join([article.title, *paragraphs])
+
+    def mask_words(self, article: Article) -> tuple[str, list[str], list[int]]:
+        """``mask(article)`` with its tokens and its tokens per sentence, each line tokenised
+        once (for its hash and for what is kept), not the masked text again.
+
+        The words are exactly ``sketch.sentence_tokens(mask(article))``'s; the counts are its
+        counts with or without some sentences of no words: every line break ends a sentence
+        and no sentence break holds a word character or runs past a line's end but for the
+        line break itself, so the masked text's sentences are its lines' sentences.
+
+        >>> from dedupe_releases.verify import _art
+        >>> from dataclasses import replace
+        >>> a = replace(_art("A title"), body="Real text. Here\\n\\nShare this page\\nTwitter")
+        >>> Boilerplate(frozenset([line_hash("Share this page")])).mask_words(a)
+        ('A title\\n\\nReal text. Here\\n\\nTwitter', ['a', 'title', 'real', 'text', 'here', \
+'twitter'], [2, 2, 1, 1])
+        """
+        if not self.hashes or not article.body:
+            return (article.text, *sentence_tokens(article.text))
+        words, counts = sentence_tokens(article.title)
+        paragraphs = []
+        for paragraph in article.body.split("\n\n"):
+            kept = []
+            for ln in paragraph.split("\n"):
+                line_words, line_counts = sentence_tokens(ln)
+                if words_hash(line_words) not in self.hashes:
+                    kept.append(ln)
+                    words += line_words
+                    counts += line_counts
+            if kept:
+                paragraphs.append("\n".join(kept))
+        return "\n\n".join([article.title, *paragraphs]), words, counts
 
 
 def learn(

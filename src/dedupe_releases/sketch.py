@@ -231,6 +231,16 @@ def text_hashes(text: str, size: int) -> tuple[list[str], U32, U64]:
     The same values as ``tokens``, ``shingle_hashes`` and ``sentence_hashes`` one by one.
     """
     words, counts = sentence_tokens(text)
+    return words, *word_hashes(words, counts, size)
+
+
+def word_hashes(words: list[str], counts: Sequence[int], size: int) -> tuple[U32, U64]:
+    """Distinct shingle hashes and distinct sentence hashes of tokens already split out:
+    ``words`` and ``counts`` as ``sentence_tokens`` gives them.
+
+    Sentences of no words may be left out of ``counts`` or added to it: only the runs of
+    ``MIN_SENTENCE_WORDS`` or more words are hashed, each where the counts before it put it.
+    """
     hashes = token_hashes(words)
     starts, lengths = _sentence_runs(counts)
     sentences = (
@@ -238,7 +248,7 @@ def text_hashes(text: str, size: int) -> tuple[list[str], U32, U64]:
         if len(starts)
         else np.empty(0, dtype=np.uint64)
     )
-    return words, _shingles_of(hashes, size), sentences
+    return _shingles_of(hashes, size), sentences
 
 
 def sentence_hashes(text: str) -> U64:

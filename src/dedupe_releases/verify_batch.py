@@ -20,7 +20,7 @@ from dedupe_releases.canonical import NO_DATE
 from dedupe_releases.config import Config
 from dedupe_releases.facts import Fact, Facts, extract_facts, find_facts
 from dedupe_releases.records import Article, Match, Scores
-from dedupe_releases.sketch import U32, U64, text_hashes, tokens
+from dedupe_releases.sketch import U32, U64, sentence_tokens, tokens, word_hashes
 from dedupe_releases.spill import unpack_article, unpack_shingles
 from dedupe_releases.verify import RATIO_CHARS, Features, classify, normalised
 
@@ -52,9 +52,12 @@ def stored_features(
     features are computed from the masked text instead. ``found``: ``facts.find_facts`` of
     the article's whole text, when the caller has it.
     """
-    if masked:  # ``verify.features`` of the masked text, tokenised once
-        text = boilerplate.mask(article)[: config.sketch.max_article_chars]
-        masked_words, shingle_set, sentence_set = text_hashes(text, config.sketch.shingle_size)
+    if masked:  # ``verify.features`` of the masked text, each line tokenised once
+        text, masked_words, counts = boilerplate.mask_words(article)
+        if len(text) > config.sketch.max_article_chars:  # cut short: tokenise what is kept
+            text = text[: config.sketch.max_article_chars]
+            masked_words, counts = sentence_tokens(text)
+        shingle_set, sentence_set = word_hashes(masked_words, counts, config.sketch.shingle_size)
         return Features(
             shingle_set,
             " ".join(masked_words)[:RATIO_CHARS],
