@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections import defaultdict
 from dataclasses import replace
+from decimal import Decimal
 
 import numpy as np
 from hypothesis import given, settings
@@ -15,14 +16,16 @@ from dedupe_releases.candidates import sentence_hashes
 from dedupe_releases.config import Config, SketchConfig
 from dedupe_releases.facts import (
     _FACT,
-    _FACT_SLOT,
     _NAME_WORD,
     _WORD,
     CONTEXT_WORDS,
     Fact,
     Facts,
+    _decimal,
     _fact,
     _folded,
+    _number,
+    _plain,
     _slot,
     extract_facts,
     find_facts,
@@ -93,7 +96,7 @@ def plain_extract_facts(text: str, title: str = "") -> Facts:
     for fact, start, end in find_facts(text):
         words += _WORD.findall(text[last:start].casefold())
         at.append(len(words))
-        words.append(_FACT_SLOT + fact.kind)
+        words.append("\x00" + fact.kind)  # a slot that ``_slot`` reads as the kind
         facts.append(fact)
         last = end
     words += _WORD.findall(text[last:].casefold())
@@ -178,6 +181,27 @@ def test_extract_facts_examples() -> None:
         f"1 aa bb cc dd {cut} ee ff 2",
     ):
         assert extract_facts(text, text) == plain_extract_facts(text, text)
+
+
+@given(st.text("0123456789٣١２", max_size=30), st.sampled_from([1, 1000, 10**12]))
+def test_number_is_the_plain_decimal(digits: str, scale: int) -> None:
+    assert _number(digits, scale) == _plain((_decimal(digits) or Decimal(0)) * scale)
+    for text in (digits + ".50", digits + ",000", "1,500.25"):
+        assert _number(text, scale) == _plain((_decimal(text) or Decimal(0)) * scale)
+
+
+def test_number_examples() -> None:
+    assert [_number(x) for x in ("0", "00", "0012", "1500", "12.50", "1,500")] == [
+        "0",
+        "0",
+        "12",
+        "1500",
+        "12.5",
+        "1500",
+    ]
+    assert _number("5", 1_000_000) == "5000000"
+    many = "9" * 5000  # beyond int's digit limit; Decimal rounds it to 28 digits
+    assert _number(many) == _plain(Decimal(many)) == "1" + "0" * 5000
 
 
 @given(_TEXT)

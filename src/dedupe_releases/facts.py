@@ -104,16 +104,27 @@ def _plain(d: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def _number(text: str, scale: int = 1) -> str:
+    """``_plain((_decimal(text) or Decimal(0)) * scale)``: digits alone are an integer's.
+
+    Exact because a run of decimal digits is an integer, which ``int`` reads as ``Decimal``
+    does (any script's digits) and multiplies exactly, and ``_plain`` of an integer is its
+    digits without leading zeros. Longer runs than a 64-bit integer's go through ``Decimal``
+    (``int`` refuses very long digit strings).
+    """
+    if len(text) <= 18 and text.isdecimal():
+        return str(int(text) * scale)
+    return _plain((_decimal(text) or Decimal(0)) * scale)
+
+
 def _fact(m: re.Match[str]) -> Fact:
     # The seven kinds are the outermost groups and each closes after the groups inside it,
     # so ``lastgroup`` names the kind that matched (no dictionary of all 25 groups).
     kind = m.lastgroup
     shown = m.group(0)
     if kind == "money":
-        value = _decimal(m.group("amount")) or Decimal(0)
-        scale = (m.group("scale") or "").strip().casefold()
-        value *= _SCALE.get(scale, 1)
-        return Fact("money", f"{m.group('cur')}{_plain(value)}", shown)
+        scale = _SCALE.get((m.group("scale") or "").strip().casefold(), 1)
+        return Fact("money", f"{m.group('cur')}{_number(m.group('amount'), scale)}", shown)
     if kind == "dmy" or kind == "mdy":
         d, mo, y = m.group("d1", "m1", "y1") if kind == "dmy" else m.group("d2", "m2", "y2")
         month = _MONTH_NUMBER[mo.rstrip(".").casefold()]
@@ -124,8 +135,8 @@ def _fact(m: re.Match[str]) -> Fact:
         month = _MONTH_NUMBER[m.group("m4").rstrip(".").casefold()]
         return Fact("date", f"{m.group('y4')}-{month:02d}", shown)
     if kind == "pct":
-        return Fact("percent", f"{_plain(_decimal(m.group('p')) or Decimal(0))}%", shown)
-    return Fact("number", _plain(_decimal(m.group("n")) or Decimal(0)), shown)
+        return Fact("percent", f"{_number(m.group('p'))}%", shown)
+    return Fact("number", _number(m.group("n")), shown)
 
 
 _DIGIT = re.compile(r"\d")
@@ -225,7 +236,7 @@ def extract_facts(
     [(('date', 'council has today |'), ['9 July 2018']), \
 (('money', 'today date announced |'), ['£17 million'])]
     """
-    # The words of the text with each fact replaced by its kind, and where the facts are:
+    # The context words of the text with each fact replaced by its kind, and where the facts are:
     # each stretch between two facts is tokenised on its own (no word spans a fact), and
     # of a long one only the words a context can reach are kept (``_reachable_words``).
     found = find_facts(text) if found is None else found
@@ -237,7 +248,7 @@ def extract_facts(
     for fact, start, end in found:
         words += _reachable_words(text, last, start, bool(facts), True, edges)
         at.append(len(words))
-        words.append(_FACT_SLOT + fact.kind)
+        words.append(fact.kind)  # a fact stands in the context as its kind (``_slot``)
         facts.append(fact)
         last = end
     if facts:
@@ -247,12 +258,10 @@ def extract_facts(
         # Each side of a fact is a key of its own, so a copy that dropped the sentence after
         # a date still lines up with the words before it. A side cut short by the start or
         # end of the text is too weak a key to use.
-        before = [_slot(x) for x in words[max(0, i - CONTEXT_WORDS) : i]]
-        after = [_slot(x) for x in words[i + 1 : i + 1 + CONTEXT_WORDS]]
-        if len(before) == CONTEXT_WORDS:
-            keyed[(fact.kind, " ".join([*before, "|"]))].append(fact)
-        if len(after) == CONTEXT_WORDS:
-            keyed[(fact.kind, " ".join(["|", *after]))].append(fact)
+        if i >= CONTEXT_WORDS:
+            keyed[(fact.kind, " ".join(words[i - CONTEXT_WORDS : i]) + " |")].append(fact)
+        if i + CONTEXT_WORDS < len(words):
+            keyed[(fact.kind, "| " + " ".join(words[i + 1 : i + 1 + CONTEXT_WORDS]))].append(fact)
     return Facts(
         tuple(sorted((k, tuple(v)) for k, v in keyed.items())),
         tuple(_NAME_WORD.findall(title)),
@@ -267,9 +276,9 @@ _EDGE_CHARS = 48
 def _reachable_words(
     text: str, start: int, end: int, head: bool, tail: bool, edges: bool
 ) -> list[str]:
-    """``_WORD.findall(text[start:end].casefold())``, or of a long stretch only its first
-    ``CONTEXT_WORDS`` words (``head``: a fact comes before it) and its last (``tail``: a fact
-    comes after it), the only ones a fact's context can reach.
+    """``_WORD.findall(text[start:end].casefold())``, each word as ``_slot`` reads it; or of
+    a long stretch only its first ``CONTEXT_WORDS`` words (``head``: a fact comes before it)
+    and its last (``tail``: a fact comes after it), the only ones a context can reach.
 
     Exact because, without "\\x00" in the text (``edges``), a word is a run of one class of
     characters and ``casefold`` folds character by character: in the casefolded first
@@ -283,15 +292,14 @@ def _reachable_words(
         last = _WORD.findall(text[end - _EDGE_CHARS : end].casefold()) if tail else []
         if (not head or len(first) > CONTEXT_WORDS) and (not tail or len(last) > CONTEXT_WORDS):
             return first[:CONTEXT_WORDS] + (last[-CONTEXT_WORDS:] if tail else [])
-    return _WORD.findall(text[start:end].casefold())
-
-
-#: Marks a fact's place among the words, followed by its kind (what `_slot` reads).
-_FACT_SLOT = "\x00"
+    words: list[str] = _WORD.findall(text[start:end].casefold())
+    # Only a word of the text's own "\\x00"s (never when ``edges``) reads as a fact's slot.
+    return words if edges else [_slot(w) for w in words]
 
 
 def _slot(word: str) -> str:
-    """A neighbouring fact stands in the context as its kind only ("money", "date")."""
+    """A word of the text between "\\x00"s stands in a context as a fact's kind would (the
+    facts themselves are put there as their kinds: "money", "date")."""
     return word.strip("\x00").rstrip("0123456789") if word.startswith("\x00") else word
 
 
