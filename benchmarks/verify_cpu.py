@@ -8,7 +8,7 @@ between them, each round timing every batch once with ``time.process_time``. Pri
 median microseconds per pair of each and their ratio, and checks that both give the same
 verdicts and measures.
 
-    python benchmarks/verify_cpu.py [DUMP] [--rev main] [--rounds 5] [--jobs 2]
+    python benchmarks/verify_cpu.py [DUMP] [--rev main] [--rounds 5] [--jobs 2] [--max-pairs N]
 """
 
 from __future__ import annotations
@@ -94,11 +94,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rev", default="main", help="git revision of the old implementation")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2, help="workers for the one scan")
+    parser.add_argument(
+        "--max-pairs",
+        type=int,
+        default=0,
+        help="time only the first batches, about this many pairs",
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT / "src"))
     from dedupe_releases import verify_batch as new
 
     batches, config = collect(args.dump, args.jobs)
+    if args.max_pairs:
+        kept, total = [], 0
+        for batch in batches:
+            if total >= args.max_pairs:
+                break
+            kept.append(batch)
+            total += len(batch[0][1])
+        batches = kept
     pairs = sum(len(batch[1]) for batch, _ in batches)
     with tempfile.TemporaryDirectory() as work:
         old = load_old(args.rev, Path(work))
