@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import defaultdict
 from dataclasses import replace
@@ -274,3 +275,11 @@ def test_masked_features_example() -> None:
     )
     assert words[:6] == ["roads", "get", "17", "million", "the", "minister"]
     assert counts == [4, 3, 9, 3]
+
+
+def test_str_methods_are_the_pattern_classes() -> None:
+    """``_starts`` reads ``\\s`` as ``str.isspace`` and ``\\w`` as ``str.isalnum`` or "_"."""
+    space, word = re.compile(r"\s"), re.compile(r"\w")
+    for c in map(chr, range(sys.maxunicode + 1)):
+        assert bool(space.match(c)) == c.isspace()
+        assert bool(word.match(c)) == (c.isalnum() or c == "_")
