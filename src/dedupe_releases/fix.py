@@ -312,7 +312,8 @@ def _ends_open(text: str) -> bool:
 
 def _is_prose(text: str) -> bool:
     """A real paragraph: one line of at least eight words ending in final punctuation."""
-    return "\n" not in text and len(text.split()) >= 8 and not _ends_open(text)
+    # Cheapest test first; ``split(None, 7)`` has 8 parts exactly when there are 8 words.
+    return not _ends_open(text) and "\n" not in text and len(text.split(None, 7)) == 8
 
 
 def _is_listing(text: str) -> bool:
