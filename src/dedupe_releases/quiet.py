@@ -11,6 +11,7 @@ stand-in for a plain definition, named in its docstring and compared with it in
 from __future__ import annotations
 
 import re
+from itertools import repeat
 
 #: The typographic characters of most English archive text. Of ftfy's mojibake patterns
 #: (``ftfy.badness.BADNESS_RE``) a text made of these and ASCII can match only where a
@@ -29,28 +30,32 @@ _BREAK_CHARS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _DOUBLE_QUOTES = "\u201c\u201d\u201e\u201f"
 _SINGLE_QUOTES = "\u02bc\u2018\u2019\u201a\u201b"
 
-# The probe: the text with each quiet character replaced by a printable ASCII stand-in and
-# "&" and "[" (an entity, a link) by a control character, so that a line of the probe is
-# ASCII and printable exactly when the original line is made of quiet characters and has no
-# entity or link. The stand-ins keep the two sides of QUIET_RISK apart: "{" for a pound or
-# euro sign (either side), "}" for a closing double quote (first side only), "|" for an
-# opening quote (second side only), "a" for the rest.
+# The probe: the text with each quiet character replaced by a printable ASCII stand-in, and
+# "&" and "[" (an entity, a link) and "?" by a character that marks the line. Encoded as
+# ASCII with "?" for every other character, a line of the probe then holds nothing but
+# printable ASCII other than "?" exactly when the original line is made of quiet characters
+# and has no entity or link. The stand-in "{" for the pound and euro signs and the quotes
+# that QUIET_RISK looks for shows where it can match ("{{"); "a" stands for the rest.
 _PROBE = (
+    ("?", "a"),
+    ("&", "\x00"),
+    ("[", "\x00"),
     ("\u00a3", "{"),
     ("\u20ac", "{"),
-    ("\u201d", "}"),
-    ("\u201c", "|"),
-    ("\u2018", "|"),
+    ("\u201d", "{"),
+    ("\u201c", "{"),
+    ("\u2018", "{"),
     ("\u2019", "a"),
     ("\u2013", "a"),
     ("\u2014", "a"),
     ("\u2026", "a"),
-    ("&", "\x00"),
-    ("[", "\x00"),
 )
-# Where QUIET_RISK can match, in the probe: (pound/euro or closing quote) then (pound/euro or
-# opening quote). A "{", "}" or "|" that was in the text can only add a line to check.
-_PROBE_RISKS = ("{{", "{|", "}{", "}|")
+# What marks a line of the encoded probe as not quiet ("?", C0 controls but "\n", DEL) to 0.
+_MARKED = bytes([*range(0x00, 0x0A), *range(0x0B, 0x20), 0x3F, 0x7F])
+_MARK = bytes.maketrans(_MARKED, bytes(len(_MARKED)))
+# Where QUIET_RISK can match, in the probe. A "{" of the text, or a pair of those
+# characters that QUIET_RISK does not name (two quotes in a row), only adds lines to check.
+_RISK = b"{{"
 
 
 def normalise_breaks(text: str) -> str:
@@ -92,8 +97,9 @@ def quiet_lines(text: str) -> list[bool]:
     A quiet line is made of printable ASCII and :data:`QUIET_CHARS`, holds no "&", "[",
     QUIET_RISK match or two spaces in a row, and neither starts nor ends with a space. On
     such a line every fix but quote uncurling is a no-op (see ``fix.ftfy_fix``). Lines that
-    are quiet may be reported as not quiet (a "{", "}" or "|" next to each other or to a
-    typographic character); that costs only time, as they take the full per-line fix.
+    are quiet may be reported as not quiet (a "{" of the text next to a pound sign or quote,
+    or two quotes in a row that QUIET_RISK does not name); that costs only time, as they take
+    the full per-line fix.
 
     >>> quiet_lines("It\\u2019s \\u00a35\\n  two\\n&amp;\\n\\u00e2\\u20ac\\u2122\\n")
     [True, False, False, False, True]
@@ -101,23 +107,32 @@ def quiet_lines(text: str) -> list[bool]:
     probe = text
     for c, stand_in in _PROBE:
         probe = probe.replace(c, stand_in)
-    risky: set[int] = set()
-    for pair in _PROBE_RISKS:
-        pos = probe.find(pair)
-        while pos >= 0:
-            risky.add(probe.count("\n", 0, pos))
-            pos = probe.find(pair, pos + 1)
-    # Substrings are stored in the narrowest form their characters allow, so ``isascii``
-    # of a line is a flag test; ``isprintable`` on ASCII rejects exactly the C0 controls,
-    # DEL and the "\x00" stand-ins.
-    quiet = [
-        line.isascii()
-        and line.isprintable()
-        and "  " not in line
-        and line[:1] != " "
-        and line[-1:] != " "
-        for line in probe.split("\n")
-    ]
-    for number in risky:
+    data = probe.encode("ascii", "replace")  # one byte a character, "?" if not ASCII
+    found: list[int] = []  # positions, in lines that are not quiet
+    _find_lines(data, data.translate(_MARK), b"\x00", found)
+    _find_lines(data, data, _RISK, found)
+    _find_lines(data, data, b"  ", found)
+    lines = data.split(b"\n")
+    quiet = [True] * len(lines)
+    found.sort()
+    number = start = 0
+    for at in found:
+        number += data.count(b"\n", start, at)
+        start = at
         quiet[number] = False
+    # A space to strip: one C-level pass over the lines, and a loop only if there is one.
+    spaces = repeat(b" ")
+    if any(map(bytes.startswith, lines, spaces)) or any(map(bytes.endswith, lines, spaces)):
+        for number, line in enumerate(lines):
+            if line[:1] == b" " or line[-1:] == b" ":
+                quiet[number] = False
     return quiet
+
+
+def _find_lines(data: bytes, haystack: bytes, needle: bytes, found: list[int]) -> None:
+    """Add where ``needle`` is in ``haystack``, once per line of ``data`` (same length)."""
+    pos = haystack.find(needle)
+    while pos >= 0:
+        found.append(pos)
+        end = data.find(b"\n", pos)
+        pos = haystack.find(needle, end) if end >= 0 else -1
