@@ -220,9 +220,7 @@ def fix_blocks(
     uncurled_text = uncurl_quotes(normalised) if config.ftfy else normalised
     quick = originals if uncurled_text is normalised else uncurled_text.split("\n")
     quiet = quiet_lines(normalised)
-    for number, (line, fixed, is_quiet) in enumerate(
-        zip(originals, quick, quiet, strict=True), start=1
-    ):
+    for number, line, fixed, is_quiet in zip(itertools.count(1), originals, quick, quiet):
         if is_quiet:
             if fixed:
                 if not lines:
@@ -292,7 +290,8 @@ def join_broken_paragraphs(blocks: Iterable[Block]) -> Iterator[Block]:
     """
     current: Block | None = None
     for block in blocks:
-        if current is not None and _ends_open(current.text) and block.text[:1].islower():
+        # The cheaper test first: most paragraphs start with a capital.
+        if current is not None and block.text[:1].islower() and _ends_open(current.text):
             fixes = merge_fixes(current.fixes, block.fixes, [Fix("paragraph_join")])
             current = Block(
                 f"{current.text} {block.text}", current.first_line, block.last_line, fixes
