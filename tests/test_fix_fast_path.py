@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import re
 import unicodedata
 from collections import Counter
 from pathlib import Path
 
 import ftfy
 import ftfy.badness
+import ftfy.fixes
 import pytest
 from conftest import SAMPLES
 from harness import generate_archive
@@ -18,16 +20,16 @@ from hypothesis import strategies as st
 from dedupe_releases.config import FixConfig
 from dedupe_releases.fix import (
     _FTFY,
-    _LINE_BREAKS,
-    _QUIET_RISK,
     PLAIN_CHARS,
-    QUIET_CHARS,
     _as_fixes,
     _fix_line,
     fix_blocks,
     ftfy_fix,
     join_broken_paragraphs,
 )
+from dedupe_releases.quiet import LINE_BREAKS as _LINE_BREAKS
+from dedupe_releases.quiet import QUIET_CHARS, normalise_breaks, quiet_lines, uncurl_quotes
+from dedupe_releases.quiet import QUIET_RISK as _QUIET_RISK
 from dedupe_releases.records import Block, Fix
 
 # Characters that exercise every branch: quiet and plain typography, mojibake pieces, C1 and
@@ -143,3 +145,120 @@ def test_generated_damage_fixes_the_same_as_the_full_fix(tmp_path: Path):
             assert fixed == ftfy.fix_text(line, _FTFY)
             changed += fixed != line
     assert lines > 1000 and changed > 100  # the corpus did exercise the repairs
+
+
+# Whole pieces the per-character alphabet rarely forms: link brackets, headers, split titles,
+# entities, every line break, mojibake of quiet characters, the probe's stand-ins.
+_PIECES = (
+    "[Title](#)",
+    "[[a](#)](https://x.example/y)",
+    "Press release: ",
+    "News story: PM meets Chancellor Kurz of",
+    "Austria: 9 July 2018",
+    "&amp;",
+    "&pound;",
+    "\r\n",
+    "\r",
+    "\n\n",
+    "\x0b",
+    "\x0c",
+    "\x1c",
+    "\x85",
+    "\u2028",
+    "\u2029",
+    "\u00e2\u20ac\u2122",
+    "\u00e2\u20ac\u0153",
+    "\u00c2\u00a3",
+    "\u201d\u00a3",
+    "\u20ac\u2018",
+    "{|}",
+    "{{",
+    "}|",
+    "\u02bc\u201a\u201b\u201e\u201f",
+    "  ",
+    " ",
+    "\t",
+    "12:30",
+)
+_RICH_TEXT = st.lists(
+    st.one_of(st.text(alphabet=_ALPHABET + "{}|\r\n", max_size=12), st.sampled_from(_PIECES)),
+    max_size=16,
+).map("".join)
+
+
+_WIDER_RISK = re.compile("[\u00a3\u20ac\u201d\u201c\u2018]{2}")
+
+
+def plain_quiet(line: str) -> bool:
+    """The definition ``quiet_lines`` stands in for (the regexes it replaced)."""
+    return not (
+        re.search(r"[^\x20-\x25\x27-\x5a\x5c-\x7e" + QUIET_CHARS + "]", line)
+        or _QUIET_RISK.search(line)
+        or "  " in line
+        or line.startswith(" ")
+        or line.endswith(" ")
+    )
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_RICH_TEXT)
+def test_quiet_lines_are_plain_quiet_lines(text):
+    text = normalise_breaks(text)
+    lines = text.split("\n")
+    quiet = quiet_lines(text)
+    assert len(quiet) == len(lines)
+    for line, is_quiet in zip(lines, quiet, strict=True):
+        if is_quiet:
+            assert plain_quiet(line), line
+        elif "{" not in line:  # the stand-ins only ever add lines, and
+            # any pair of quotes and pound or euro signs is taken for a QUIET_RISK match
+            assert not plain_quiet(line) or _WIDER_RISK.search(line), line
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_RICH_TEXT)
+def test_a_quiet_line_only_has_its_quotes_uncurled(text):
+    text = normalise_breaks(text)
+    for line, is_quiet in zip(text.split("\n"), quiet_lines(text), strict=True):
+        if is_quiet:
+            fixed, fixes = _fix_line(line, FixConfig())
+            assert fixed == ftfy.fixes.uncurl_quotes(line)
+            assert fixes == (Counter({"ftfy": 1}) if fixed != line else None)
+            assert _fix_line(line, FixConfig(ftfy=False)) == (line, None)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_RICH_TEXT)
+def test_normalise_breaks_and_uncurl_quotes_equal_their_regexes(text):
+    assert normalise_breaks(text) == _LINE_BREAKS.sub("\n", text)
+    assert uncurl_quotes(text) == ftfy.fixes.uncurl_quotes(text)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_RICH_TEXT)
+def test_fix_blocks_equals_the_line_by_line_fix_on_rich_text(text):
+    for config in (FixConfig(), FixConfig(ftfy=False)):
+        assert fix_blocks(text, config) == reference_blocks(text, config)
+
+
+@pytest.mark.parametrize(
+    ("text", "quiet"),
+    [
+        ("", [True]),
+        ("It’s “fine” – £5…", [True]),
+        ("”£5\n£“x\n€‘y", [False, False, False]),
+        ("{{ is not risky but checked\nplain", [False, True]),
+        ("“‘nested’” is not risky but checked", [False]),
+        ("a &amp; b\n[Title](#)\n\x7f\ttab", [False, False, False]),
+        ("é\nÃ©\n ok\nok \nok  ok", [False, False, False, False, False]),
+    ],
+)
+def test_quiet_lines_examples(text, quiet):
+    assert quiet_lines(text) == quiet
+
+
+def test_normalise_breaks_examples():
+    assert normalise_breaks("a\r\r\nb") == "a\n\nb"
+    assert normalise_breaks("a\r\n\rb\x85c") == "a\n\nb\nc"
+    plain = "no breaks but newlines\n"
+    assert normalise_breaks(plain) is plain

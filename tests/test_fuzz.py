@@ -23,7 +23,7 @@ from dedupe_releases.pipeline import articles_of
 from dedupe_releases.read import SkipFile, decode_bytes
 from dedupe_releases.records import SourceText
 
-# every line break the fix stage counts (fix._LINE_BREAKS)
+# every line break the fix stage counts (quiet.LINE_BREAKS)
 LINE_BREAKS = re.compile("\r\n|[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 SEEDS = [sample_bytes(), sample_bytes("003_0b1477e63db6351e.txt")[:3000]]
 INSERTS = [

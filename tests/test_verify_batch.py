@@ -171,7 +171,7 @@ def test_spilled_scan_equals_the_in_memory_scan(generated, where):
 @settings(max_examples=500, deadline=None)
 @given(st.text(st.sampled_from("a \r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"), max_size=30))
 def test_line_break_pattern_finds_what_the_plain_pattern_finds(text):
-    from dedupe_releases.fix import _LINE_BREAKS
+    from dedupe_releases.quiet import LINE_BREAKS as _LINE_BREAKS
 
     plain = re.compile(r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
     assert [m.span() for m in _LINE_BREAKS.finditer(text)] == [

@@ -18,16 +18,19 @@ import ftfy.badness
 import ftfy.fixes
 
 from dedupe_releases.config import FixConfig
+from dedupe_releases.quiet import (
+    QUIET_CHARS,
+    QUIET_RISK,
+    normalise_breaks,
+    quiet_lines,
+    uncurl_quotes,
+)
 from dedupe_releases.records import Block, Fix, FixedText, SourceText, merge_fixes
 
 # ftfy does mojibake, quotes, control characters, terminal escapes, width and ligatures.
 # HTML entities are ours (below): ftfy's "auto" mode skips any text holding a "<".
 _FTFY = ftfy.TextFixerConfig(unescape_html=False, fix_line_breaks=False, explain=False)
 
-# Every line break Unicode knows, so line numbers agree with what `str.splitlines` shows
-# ("\r\n" as one). The plain form r"\r\n|[\r\x0b...]", written to start with one character
-# class, which the regex engine scans for about 3x faster (the same matches, tested).
-_LINE_BREAKS = re.compile(r"[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029](?:(?<=\r)\n)?")
 # Entities need their semicolon: html.unescape alone turns "Marks &notes" into "Marks ¬es".
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _SPACES = re.compile(r"[\u00a0\u2000-\u200a\u202f\u205f\u3000\t]")
@@ -76,12 +79,7 @@ def _plain_chars() -> str:
 
 PLAIN_CHARS = _plain_chars()
 _NOT_PLAIN = re.compile("[^" + re.escape(PLAIN_CHARS) + "]")
-#: The typographic characters of most English archive text. Of ftfy's mojibake patterns
-#: (``ftfy.badness.BADNESS_RE``) a text made of these and ASCII can match only where a
-#: closing quote or currency sign is followed by a currency sign or opening quote.
-QUIET_CHARS = "\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00a3\u20ac"
 _NOT_QUIET = re.compile(r"[^\t\x20-\x7e" + QUIET_CHARS + "]")
-_QUIET_RISK = re.compile("[\u00a3\u20ac\u201d][\u00a3\u20ac\u201c\u2018]")
 _FTFY_SEGMENT = _FTFY.max_decode_length
 # What the cheap per-line fixes look for; a line without any of these skips them.
 _CHEAP_FIXES = re.compile(f"{_SPACES.pattern}|{_INVISIBLE.pattern}|  |\\[")
@@ -90,7 +88,7 @@ _CHEAP_FIXES = re.compile(f"{_SPACES.pattern}|{_INVISIBLE.pattern}|  |\\[")
 def _looks_bad(line: str) -> bool:
     """ftfy's mojibake test (``is_bad``), answered without it for quiet text."""
     if _NOT_QUIET.search(line) is None:
-        return _QUIET_RISK.search(line) is not None and ftfy.badness.is_bad(line)
+        return QUIET_RISK.search(line) is not None and ftfy.badness.is_bad(line)
     return ftfy.badness.is_bad(line)
 
 
@@ -205,80 +203,76 @@ def fix_blocks(
     [('A line that stops mid-sentence here.', 1, 3), ('Next.', 5, 5)]
     >>> fixes
     (Fix(rule='paragraph_join', count=1),)
+
+    The result is that of running ``fix_line`` on every line; only the lines that
+    :func:`quiet_lines` cannot vouch for take that road. Every other line is quiet text
+    whose only possible repair is uncurling its quotes, done once for the whole file.
     """
     counts: Counter[str] = Counter()
     raw: list[Block] = []
     lines: list[str] = []
     block_fixes: Counter[str] = Counter()
+    uncurled = 0  # quiet lines of the current paragraph whose quotes were uncurled
+    total_uncurled = 0
     first = 0
-    normalised = _LINE_BREAKS.sub("\n", text)
+    normalised = normalise_breaks(text)
     originals = normalised.split("\n")
-    slow = _slow_lines(normalised)
-    # Every other line is quiet text that only needs its quotes uncurled (see _SLOW_LINE).
-    quick = (ftfy.fixes.uncurl_quotes(normalised) if config.ftfy else normalised).split("\n")
-    for number, line in enumerate(originals, start=1):
-        if number - 1 in slow:
-            fixed, line_fixes = _fix_line(line, config)
+    uncurled_text = uncurl_quotes(normalised) if config.ftfy else normalised
+    quick = originals if uncurled_text is normalised else uncurled_text.split("\n")
+    quiet = quiet_lines(normalised)
+    for number, line, fixed, is_quiet in zip(itertools.count(1), originals, quick, quiet):
+        if is_quiet:
+            if fixed:
+                if not lines:
+                    first = number
+                lines.append(fixed)
+                if fixed is not line and fixed != line:
+                    uncurled += 1
+                continue
         else:
-            fixed = quick[number - 1]
-            line_fixes = _FTFY_ONCE if fixed != line else None
-        if line_fixes:
-            counts.update(line_fixes)
-        if fixed:
-            if not lines:
-                first = number
-            lines.append(fixed)
+            fixed, line_fixes = _fix_line(line, config)
             if line_fixes:
-                block_fixes.update(line_fixes)
-        elif lines:
-            raw.append(Block("\n".join(lines), first, number - 1, _as_fixes(block_fixes)))
+                counts.update(line_fixes)
+            if fixed:
+                if not lines:
+                    first = number
+                lines.append(fixed)
+                if line_fixes:
+                    block_fixes.update(line_fixes)
+                continue
+        if lines:  # a blank line ends the paragraph
+            raw.append(
+                Block("\n".join(lines), first, number - 1, _block_fixes(block_fixes, uncurled))
+            )
             lines = []
+            total_uncurled += uncurled
+            uncurled = 0
             if block_fixes:
                 block_fixes = Counter()
     if lines:
-        raw.append(Block("\n".join(lines), first, first + len(lines) - 1, _as_fixes(block_fixes)))
+        last = first + len(lines) - 1
+        raw.append(Block("\n".join(lines), first, last, _block_fixes(block_fixes, uncurled)))
+        total_uncurled += uncurled
+    if total_uncurled:
+        counts["ftfy"] += total_uncurled
     joined = list(join_broken_paragraphs(raw))
     if len(joined) != len(raw):
         counts["paragraph_join"] += len(raw) - len(joined)
     return tuple(joined), _as_fixes(counts)
 
 
-# A line with none of these is quiet text (ASCII and QUIET_CHARS, see ``ftfy_fix``) with no
-# mojibake risk, entity, link bracket, odd space or control character, and no space to strip
-# or squeeze: fixing it can only uncurl its quotes, and `_fix_line` gives the same result.
-# Several simple patterns: each is one fast scan of a whole file.
-_SLOW_LINE = (  # (pattern, offset of the character whose line it flags)
-    (re.compile(r"[^\n\x20-\x25\x27-\x5a\x5c-\x7e" + QUIET_CHARS + "]"), 0),  # & and [ too
-    (_QUIET_RISK, 0),
-    (re.compile("  "), 0),
-    (re.compile(" \n"), 0),
-    (re.compile("\n "), 1),
-)
-_FTFY_ONCE: Counter[str] = Counter({"ftfy": 1})
+_UNCURLED_ONCE = (Fix("ftfy", 1),)
 
 
-def _slow_lines(text: str) -> set[int]:
-    """0-based numbers of the lines of ``text`` that need the full ``_fix_line``."""
-    found: list[int] = []
-    for pattern, at in _SLOW_LINE:
-        pos = 0
-        while (m := pattern.search(text, pos)) is not None:  # one hit per line is enough
-            found.append(m.start() + at)
-            pos = text.find("\n", m.start() + at)  # go on from the end of the flagged line
-            if pos < 0:
-                break
-    found.sort()
-    if text.startswith(" "):
-        found.insert(0, 0)
-    if text.endswith(" "):
-        found.append(len(text) - 1)
-    slow: set[int] = set()
-    pos = number = 0
-    for start in found:
-        number += text.count("\n", pos, start)
-        pos = start
-        slow.add(number)
-    return slow
+def _block_fixes(counts: Counter[str], uncurled: int) -> tuple[Fix, ...]:
+    """``_as_fixes`` of a paragraph's counts plus its ``uncurled`` quiet lines (as "ftfy")."""
+    if not counts:
+        if not uncurled:
+            return ()
+        return _UNCURLED_ONCE if uncurled == 1 else (Fix("ftfy", uncurled),)
+    if uncurled:
+        counts["ftfy"] += uncurled
+    return _as_fixes(counts)
 
 
 def _as_fixes(counts: Counter[str]) -> tuple[Fix, ...]:
@@ -296,7 +290,8 @@ def join_broken_paragraphs(blocks: Iterable[Block]) -> Iterator[Block]:
     """
     current: Block | None = None
     for block in blocks:
-        if current is not None and _ends_open(current.text) and block.text[:1].islower():
+        # The cheaper test first: most paragraphs start with a capital.
+        if current is not None and block.text[:1].islower() and _ends_open(current.text):
             fixes = merge_fixes(current.fixes, block.fixes, [Fix("paragraph_join")])
             current = Block(
                 f"{current.text} {block.text}", current.first_line, block.last_line, fixes
@@ -316,7 +311,8 @@ def _ends_open(text: str) -> bool:
 
 def _is_prose(text: str) -> bool:
     """A real paragraph: one line of at least eight words ending in final punctuation."""
-    return "\n" not in text and len(text.split()) >= 8 and not _ends_open(text)
+    # Cheapest test first; ``split(None, 7)`` has 8 parts exactly when there are 8 words.
+    return not _ends_open(text) and "\n" not in text and len(text.split(None, 7)) == 8
 
 
 def _is_listing(text: str) -> bool:

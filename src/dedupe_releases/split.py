@@ -83,7 +83,9 @@ def parse_header(text: str, config: SplitConfig = SplitConfig()) -> tuple[str, s
     >>> parse_header("Statement: " + "word " * 60) is None
     True
     """
-    if "\n" in text:
+    # _HEADER needs a ":" (a literal, with no other case form): most paragraphs have none,
+    # and looking for it is cheaper than a failed match of the alternation of every kind.
+    if ":" not in text or "\n" in text:
         return None
     m = _HEADER.match(text)
     if not m:
@@ -181,7 +183,8 @@ def _make_article(
         if dropped:
             fixes.append(Fix("boilerplate", dropped))
         rest = list(kept)
-    body = "\n\n".join(b.text for b in rest)
+    body = "\n\n".join([b.text for b in rest])
+    block_fixes = [b.fixes for b in blocks if b.fixes]  # merge_fixes of none is ()
     return Article(
         id=f"{text.source}#{ordinal}",
         source=text.source,
@@ -191,7 +194,7 @@ def _make_article(
         title=title,
         body=body,
         content_hash=content_hash(title, body),
-        fixes=merge_fixes(fixes, *(b.fixes for b in blocks)),
+        fixes=merge_fixes(fixes, *block_fixes) if fixes or block_fixes else (),
         title_repaired=repaired,
     )
 
