@@ -64,9 +64,7 @@ class Cluster:
             "scheduler.log",
         )
         deadline = time.monotonic() + START_SECONDS
-        while not self.file.exists():
-            self._check(deadline)
-        self.address = json.loads(self.file.read_text())["address"]
+        self.address = self._scheduler_address(deadline)
         for n in range(workers):
             self.workers.append(
                 self._spawn(
@@ -91,6 +89,15 @@ class Cluster:
             )
         with self.client() as client:
             client.wait_for_workers(workers, timeout=START_SECONDS)
+
+    def _scheduler_address(self, deadline: float) -> str:
+        """The address in the scheduler file, once it is whole: the scheduler creates the
+        file before it writes it, so an empty or half-written file means "not yet"."""
+        while True:
+            try:
+                return str(json.loads(self.file.read_text())["address"])
+            except (OSError, ValueError, KeyError):
+                self._check(deadline)
 
     def _check(self, deadline: float) -> None:
         for proc in self.procs:
