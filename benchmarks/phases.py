@@ -1,0 +1,96 @@
+"""Where one scan's wall time goes, phase by phase.
+
+Runs ``pipeline.scan`` on a dump in this process (``--jobs`` worker processes, as the CLI
+does) and writes the JSON document to a null sink, timing each phase: reading, fixing,
+splitting and signing the files (the workers; the parent stores what they send), the
+candidate search, learning the boilerplate, verifying the candidates (the workers again),
+clustering with the canonical choice, and the JSON output. Prints wall seconds, the share of
+the total, and the parent's own CPU seconds for each phase.
+
+    python benchmarks/phases.py benchmarks/out/corpus-100000-seed1-546f90e8/dump --jobs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import io
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class _Null(io.RawIOBase):
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        return len(b)
+
+
+def _timed(owner: Any, name: str, label: str, spent: dict[str, list[float]]) -> Callable[[], None]:
+    """Wrap ``owner.name`` to add its wall and CPU seconds to ``spent[label]``; returns an undo."""
+    real = getattr(owner, name)
+
+    @functools.wraps(real)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            total = spent.setdefault(label, [0.0, 0.0])
+            total[0] += time.perf_counter() - wall
+            total[1] += time.process_time() - cpu
+
+    setattr(owner, name, wrapper)
+    return lambda: setattr(owner, name, real)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dump", type=Path)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT / "src"))
+    from dedupe_releases import output, pipeline
+    from dedupe_releases.config import Config
+    from dedupe_releases.spill import SpillStore
+
+    spent: dict[str, list[float]] = {}
+    undo = [
+        _timed(SpillStore, "candidate_pairs", "candidate search", spent),
+        _timed(SpillStore, "boilerplate", "boilerplate learning", spent),
+        _timed(pipeline, "_verify_stored", "verification (workers)", spent),
+        _timed(pipeline, "cluster_matches", "clustering and canonicals", spent),
+    ]
+    try:
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = pipeline.scan([args.dump], Config(), jobs=args.jobs)
+        scan_wall, scan_cpu = time.perf_counter() - wall, time.process_time() - cpu
+        wall, cpu = time.perf_counter(), time.process_time()
+        output.write_json(result, _Null())
+        spent["JSON output"] = [time.perf_counter() - wall, time.process_time() - cpu]
+    finally:
+        for step in undo:
+            step()
+    others = [sum(v[i] for k, v in spent.items() if k != "JSON output") for i in (0, 1)]
+    phases = {"read, fix, split, sign (workers)": [scan_wall - others[0], scan_cpu - others[1]]}
+    phases.update(spent)
+    total = sum(v[0] for v in phases.values())
+    print(
+        f"{args.dump}: {result.store.files:,} files, {result.candidates:,} candidate pairs, "
+        f"{len(result.clusters):,} clusters, --jobs {args.jobs}"
+    )
+    print(f"{'phase':<34} {'wall s':>8} {'share':>6} {'parent CPU s':>13}")
+    for label, (seconds, parent) in phases.items():
+        print(f"{label:<34} {seconds:8.2f} {seconds / total:6.1%} {parent:13.2f}")
+    print(f"{'total':<34} {total:8.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
