@@ -196,7 +196,10 @@ def test_spill_store_reads_back_from_memory_and_from_disk(generated):
 
 
 _BATCH_TEXT = st.text(
-    alphabet=st.sampled_from(list("ab1 _.!?\"')]\n\t\r\x0b\x1c\x85\u2028\x00\x01\x02£é–ß\u0130ŉ")),
+    alphabet=st.sampled_from(
+        list("ab1 _.!?\"')]\n\t\r\x0b\x1c\x85\u2028\x00\x01\x02£é–ß\u0130ŉ")
+        + list("AZ\x03\x7f\xa0\u3000’“”ΣﬁΐK\u212a٣²\u0307\ud800")
+    ),
     max_size=40,
 )
 
@@ -224,7 +227,45 @@ def test_batch_tokens_equal_sentence_tokens_text_by_text(texts, lines):
     assert len(batch.lines) == (len(texts) if lines else 0)
 
 
+def test_what_the_byte_tokeniser_assumes_of_every_character():
+    """``sketch._folded_bytes`` and ``_SENTENCE_BYTES`` rely on these, for all of Unicode."""
+    import re
+    import sys
+
+    space, word = re.compile(r"\s"), re.compile(r"\w")
+    ascii_space = [c for c in map(chr, range(0x80)) if space.fullmatch(c)]
+    assert ascii_space == list("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f ")
+    for code in range(sys.maxunicode + 1):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        char = chr(code)
+        fold = char.casefold()
+        assert all(c.casefold() == c for c in fold), hex(code)  # folding is done at once
+        assert fold == char or not set(fold) & set("\x00\x01\x02\x03\n"), hex(code)
+        assert bool(space.fullmatch(char)) == char.isspace(), hex(code)
+        if code >= 0x80:
+            assert bool(word.fullmatch(char)) == char.isalnum(), hex(code)
+
+
+def test_batch_tokens_of_long_texts_with_many_kinds_of_characters():
+    from dedupe_releases.sketch import batch_tokens, sentence_tokens, token_hashes
+
+    texts = ["Ünïcödé ΣΑΣ straße ﬁne İi K. “Quoted.” \xa0x\u3000y – z £5 ٣²!\n" * 300, "", "a"]
+    batch = batch_tokens(texts, lines=True)
+    words: list[str] = []
+    counts: list[int] = []
+    for i, text in enumerate(texts):
+        found: list[str] = []
+        w, c = sentence_tokens(text, found)
+        words += w
+        counts += c
+        assert batch.lines[i] == found
+    assert batch.hashes.tolist() == token_hashes(words).tolist()
+    assert batch.sentence_counts.tolist() == counts
+
+
 def test_batch_tokens_take_the_fast_path_on_ordinary_texts():
     from dedupe_releases.sketch import _batch_tokens
 
     assert _batch_tokens("one £2 “two”.\nthree\x02four", 2, lines=True) is not None
+    assert _batch_tokens("ΣΑΣ straße\xa0ﬁne\x02", 2, lines=True) is not None

@@ -104,7 +104,11 @@ _MARKS = np.array([zlib.crc32(m.encode()) for m in (_BREAK, _LINE_END, _TEXT_END
 _WORD_BYTES = bytes(
     c if c >= 0x80 or c <= 2 or chr(c).isalnum() or c == ord("_") else ord(" ") for c in range(256)
 )
-_WIDE = re.compile("[^\x00-\x7f]")
+_ASCII = bytes(range(0x80))
+# ``_SENTENCE`` for the UTF-8 bytes of a text whose non-ASCII characters that are not word
+# characters have become b" " (white space) or b"\x03" (the rest): a ``str`` pattern's ``\s``
+# is every character ``str.isspace`` (tested), which in ASCII is these ten.
+_SENTENCE_BYTES = re.compile(rb"[\n.!?](?:(?<=\n)|[\"')\]]*[\t\n\x0b\x0c\r\x1c-\x1f ])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +135,7 @@ def batch_tokens(texts: Sequence[str], lines: bool = False) -> BatchTokens:
     True
     """
     if texts:
-        joined = _TEXT_END.join(texts).casefold()  # no break, line or word holds a mark
+        joined = _TEXT_END.join(texts)  # case folding makes no mark (tested)
         if _BREAK not in joined and _LINE_END not in joined:
             fast = _batch_tokens(joined, len(texts), lines)
             if fast is not None:
@@ -157,23 +161,50 @@ def batch_tokens(texts: Sequence[str], lines: bool = False) -> BatchTokens:
     )
 
 
+def _folded_bytes(text: str) -> bytes | None:
+    """``text.casefold().encode()`` with each non-ASCII character that is not a word character
+    turned into b" " if it is white space, else b"\\x03"; None if the text does not encode.
+
+    Works on the UTF-8 bytes: ASCII letters by ``bytes.lower``, the few distinct non-ASCII
+    characters one by one (a valid UTF-8 sequence is only ever found where its character
+    is). Case folding maps each character on its own, and what it maps to is folded already
+    (tested for every character), so folding them one after another folds the text.
+    """
+    try:
+        data = text.encode().lower()
+    except UnicodeEncodeError:  # a lone surrogate
+        return None
+    wide = data.translate(None, _ASCII)  # the non-ASCII characters, in UTF-8
+    if not wide:
+        return data
+    folded: set[str] = set()
+    for char in set(wide.decode()):
+        fold = char.casefold()
+        if fold != char:
+            data = data.replace(char.encode(), fold.encode())
+        folded.update(fold)
+    for char in folded:
+        if char >= "\x80" and not char.isalnum():
+            data = data.replace(char.encode(), b" " if char.isspace() else b"\x03")
+    return data
+
+
 def _batch_tokens(joined: str, n: int, lines: bool) -> BatchTokens | None:
+    data = _folded_bytes(joined)
+    if data is None:
+        return None  # a lone surrogate: text by text, as before
+    # The characters that became b" " or b"\x03" are white space (``\s``) or in no class of
+    # ``_SENTENCE``, as before, so the breaks fall where they fell in the text itself.
     # Every "\n" is the last character of a sentence break, so a line-end mark put after it
     # leaves the breaks where they were; each break then becomes a mark of its own.
-    marked, breaks = _SENTENCE.subn(f" {_BREAK} ", joined.replace("\n", f"\n {_LINE_END} "))
-    marked = marked.replace(_TEXT_END, f" {_TEXT_END} ")
-    for char in set(_WIDE.findall(marked)):  # few distinct ones: "£", "–", "é"...
-        if not char.isalnum():
-            marked = marked.replace(char, " ")
-    try:
-        items = marked.encode().translate(_WORD_BYTES).split()
-    except UnicodeEncodeError:  # a lone surrogate: text by text, as before
-        return None
+    newlines = data.count(b"\n")
+    data, breaks = _SENTENCE_BYTES.subn(b" \x00 ", data.replace(b"\n", b"\n \x01 "))
+    items = data.replace(b"\x02", b" \x02 ").translate(_WORD_BYTES).split()
     hashes = np.fromiter(map(zlib.crc32, items), dtype=np.uint64, count=len(items))
     is_break, is_line, is_end = (hashes == mark for mark in _MARKS)
     if (
         int(is_break.sum()) != breaks
-        or int(is_line.sum()) != joined.count("\n")
+        or int(is_line.sum()) != newlines
         or int(is_end.sum()) != n - 1
     ):
         return None  # a word hashes like a mark
