@@ -269,3 +269,54 @@ def test_batch_tokens_take_the_fast_path_on_ordinary_texts():
 
     assert _batch_tokens("one £2 “two”.\nthree\x02four", 2, lines=True) is not None
     assert _batch_tokens("ΣΑΣ straße\xa0ﬁne\x02", 2, lines=True) is not None
+
+
+@pytest.mark.parametrize("sizes", [[3, 9000, 2, 7999, 8000, 8001], [20000], [4000] * 5 + [1] * 40])
+def test_batch_signatures_across_minhash_blocks(sizes):
+    """Texts of more shingles than one MinHash block, exactly one block, and many per block."""
+    from dedupe_releases.sketch import _BLOCK, minhash, shingle_hashes, tokens
+
+    assert 2 * _BLOCK < 20000 and _BLOCK == 8000  # the sizes around it
+    words = [f"w{i % 997}x{i % 13}" for i in range(sum(sizes) + 4 * len(sizes))]
+    texts, at = [], 0
+    for size in sizes:
+        texts.append(" ".join(words[at : at + size + 4]))  # size + 4 words: `size` 5-grams
+        at += size + 4
+    batch = sketch_texts(texts)
+    for i, text in enumerate(texts):
+        expected = minhash(shingle_hashes(tokens(text), 5))
+        assert batch.signatures[i].tolist() == expected.tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 30), min_size=1, max_size=12),
+    gaps=st.lists(st.integers(0, 5), min_size=12, max_size=12),
+    block=st.integers(1, 40),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_minhash_segments_equal_the_plain_minimum(sizes, gaps, block, seed):
+    """``_minhash_segments`` with small blocks (so segments span, fill and share blocks)
+    against the plain definition: each segment's minimum of ``a * v + b`` (mod 2**32)."""
+    from dedupe_releases import sketch
+
+    rng = np.random.default_rng(seed)
+    a, b = sketch.permutations(16, 1)
+    starts, ends, at = [], [], 0
+    for size, gap in zip(sizes, gaps, strict=False):
+        at += gap
+        starts.append(at)
+        ends.append(at + size)
+        at += size
+    values = rng.integers(0, 2**32, at + 3, dtype=np.uint32)
+    rows = np.arange(len(sizes), dtype=np.int64)[::-1].copy()
+    out = np.zeros((len(sizes), 16), dtype=np.uint32)
+    saved, sketch._BLOCK = sketch._BLOCK, block
+    try:
+        sketch._minhash_segments(values, np.array(starts), np.array(ends), a, b, out, rows)
+    finally:
+        sketch._BLOCK = saved
+    for k, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
+        with np.errstate(over="ignore"):
+            plain = (a[None, :] * values[lo:hi, None] + b[None, :]).min(axis=0)
+        assert out[rows[k]].tolist() == plain.tolist()
