@@ -320,3 +320,28 @@ def test_minhash_segments_equal_the_plain_minimum(sizes, gaps, block, seed):
         with np.errstate(over="ignore"):
             plain = (a[None, :] * values[lo:hi, None] + b[None, :]).min(axis=0)
         assert out[rows[k]].tolist() == plain.tolist()
+
+
+_ITEM = st.binary(min_size=1, max_size=40).map(lambda b: b.replace(b" ", b"x")) | st.sampled_from(
+    [b"\x00", b"\x01", b"\x02", "é£".encode(), b"a" * 23, b"b" * 24, b"c" * 25, b"d" * 300]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(items=st.lists(_ITEM, max_size=30), spaces=st.lists(st.integers(1, 3), min_size=31))
+def test_spaced_crc32_and_single_spaced_equal_the_plain_definitions(items, spaces):
+    """The numpy CRC and spacing of the batch tokeniser against ``zlib.crc32`` item by item
+    and ``bytes.join``, on items of any bytes (long ones too) between runs of spaces."""
+    import zlib
+
+    from dedupe_releases.sketch import single_spaced, spaced_crc32
+
+    data = b" " * (spaces[0] - 1)
+    for item, gap in zip(items, spaces[1:], strict=False):
+        data += item + b" " * gap
+    data = data[: len(data) - spaces[-1] % 2]  # sometimes no space at the end
+    plain = data.split(b" ")
+    plain = [p for p in plain if p]
+    assert spaced_crc32(data).tolist() == [zlib.crc32(p) for p in plain]
+    assert spaced_crc32(data).dtype == np.uint64
+    assert single_spaced(data) == b"".join(b" " + p for p in plain)

@@ -199,8 +199,8 @@ def _batch_tokens(joined: str, n: int, lines: bool) -> BatchTokens | None:
     # leaves the breaks where they were; each break then becomes a mark of its own.
     newlines = data.count(b"\n")
     data, breaks = _SENTENCE_BYTES.subn(b" \x00 ", data.replace(b"\n", b"\n \x01 "))
-    items = data.replace(b"\x02", b" \x02 ").translate(_WORD_BYTES).split()
-    hashes = np.fromiter(map(zlib.crc32, items), dtype=np.uint64, count=len(items))
+    words = data.replace(b"\x02", b" \x02 ").translate(_WORD_BYTES)  # items between spaces
+    hashes = spaced_crc32(words)
     is_break, is_line, is_end = (hashes == mark for mark in _MARKS)
     if (
         int(is_break.sum()) != breaks
@@ -216,12 +216,73 @@ def _batch_tokens(joined: str, n: int, lines: bool) -> BatchTokens | None:
     cuts = np.append(before[is_break | is_end], total)
     text_lines: tuple[list[str], ...] = ()
     if lines:  # " a b \x00 c \x01 d \x02 e": every item after one space; drop the breaks
-        spaced = (b" " + b" ".join(items)).decode().replace(f" {_BREAK}", "")
+        spaced = single_spaced(words).decode().replace(f" {_BREAK}", "")
         text_lines = tuple(
             [line[1:] for line in text.split(f" {_LINE_END}")]
             for text in spaced.split(f" {_TEXT_END}")
         )
     return BatchTokens(hashes[word], token_counts, np.diff(cuts, prepend=0), text_lines)
+
+
+def _crc32_table() -> U32:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xEDB88320 if crc & 1 else crc >> 1
+        table.append(crc)
+    return np.array(table, dtype=np.uint32)
+
+
+_CRC32_TABLE = _crc32_table()
+#: Items longer than this many bytes (rare) are hashed by ``zlib.crc32`` one by one.
+_CRC32_STEPS = 24
+
+
+def spaced_crc32(data: bytes) -> U64:
+    """``zlib.crc32`` of each item of ``data.split(b" ")`` that is not empty (``data`` holds no
+    other ASCII white space), in numpy: no ``bytes`` object per item.
+
+    The CRC (the table-driven one ``zlib`` computes) runs over every item at once, one byte
+    position per step; items are taken longest first, so each step works on a prefix.
+
+    >>> spaced_crc32(b"  ab c ").tolist() == [zlib.crc32(b"ab"), zlib.crc32(b"c")]
+    True
+    """
+    arr = np.frombuffer(data, dtype=np.uint8)
+    word = np.zeros(len(arr) + 2, dtype=np.bool_)
+    np.not_equal(arr, 32, out=word[1:-1])
+    edges = np.flatnonzero(word[1:] != word[:-1])
+    starts, lengths = edges[0::2], edges[1::2] - edges[0::2]
+    order = np.argsort(-lengths, kind="stable")
+    starts, lengths = starts[order], lengths[order]
+    crc = np.full(len(starts), 0xFFFFFFFF, dtype=np.uint32)
+    steps = min(int(lengths[0]) if len(lengths) else 0, _CRC32_STEPS)
+    active = np.searchsorted(-lengths, -np.arange(steps), side="left").tolist()  # longer than k
+    table = _CRC32_TABLE
+    for k in range(steps):
+        part = crc[: active[k]]
+        part[...] = table[(part ^ arr[starts[: active[k]] + k]) & 0xFF] ^ (part >> 8)
+    crc ^= np.uint32(0xFFFFFFFF)
+    for i in np.flatnonzero(lengths > _CRC32_STEPS).tolist():
+        start = int(starts[i])
+        crc[i] = zlib.crc32(data[start : start + int(lengths[i])])
+    out = np.empty(len(crc), dtype=np.uint64)
+    out[order] = crc
+    return out
+
+
+def single_spaced(data: bytes) -> bytes:
+    """``b" " + b" ".join(data.split(b" ") without empty items)``: one space before each item.
+
+    >>> single_spaced(b"ab  c "), single_spaced(b"ab"), single_spaced(b"  ")
+    (b' ab c', b' ab', b'')
+    """
+    arr = np.frombuffer(data, dtype=np.uint8)
+    word = np.zeros(len(arr) + 1, dtype=np.bool_)
+    np.not_equal(arr, 32, out=word[:-1])
+    kept = arr[word[:-1] | word[1:]].tobytes()  # every item and the space just before it
+    return kept if kept[:1] == b" " or not kept else b" " + kept
 
 
 # Odd multipliers are invertible modulo 2**64: a run's polynomial hash can be read off prefix
