@@ -1,21 +1,25 @@
-"""CPU of a worker's read -> fix -> split (no sketch): a git revision against this tree.
+"""CPU of a worker's ingest (read, fix, split, sketch, pack): a git revision against this tree.
 
 Loads the package as it is at ``--old`` (default ``main``) from ``git archive`` into a
 temporary, renamed copy, and times both in this one process, alternating file by file over
 the same files, so load on the machine hits both alike. Per round and implementation it runs,
 for every file of the dump, what ``pipeline.ingest_packed`` does before the sketch:
 ``read_source``, ``articles_of`` and ``file_warnings``; then ``fix_source`` alone on the
-decoded texts, and ``split_text`` (with the boilerplate trim) alone on the fixed ones. Prints
-ms per article for each, the median of the per-round ratios, and whether both produced the
-same records (compared by ``repr``).
+decoded texts, and ``split_text`` (with the boilerplate trim) alone on the fixed ones; then
+the whole of ``ingest_packed`` (read to ``PackedFile``: the sketch, line and title hashes and
+packing too) and ``sketch_texts`` alone on each file's article texts. Prints ms per article
+for each, the median of the per-round ratios, and whether both produced the same results
+(records compared by ``repr``, packed files and sketch batches field by field, arrays by
+dtype and bytes). ``--stages`` picks some of them.
 
     python benchmarks/ingest_ab.py benchmarks/out/corpus-10000-seed1-546f90e8/dump
-    python benchmarks/ingest_ab.py DUMP --old HEAD~3 --rounds 7
+    python benchmarks/ingest_ab.py DUMP --old HEAD~3 --rounds 7 --stages packed sketch
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import io
 import re
@@ -29,6 +33,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = "dedupe_releases"
@@ -71,6 +77,8 @@ class Impl:
         self.fix_source = mod("fix").fix_source
         self.strip_boilerplate = mod("fix").strip_boilerplate
         self.split_text = mod("split").split_text
+        self.ingest_packed = mod("pipeline").ingest_packed
+        self.sketch_texts = mod("sketch").sketch_texts
 
     def ingest(self, item: tuple[Path, str]) -> tuple[Any, ...]:
         text = self.read_source(item[0], item[1], self.config.read)
@@ -82,6 +90,24 @@ class Impl:
 
     def split(self, fixed: Any) -> Any:
         return self.split_text(fixed, self.config.split, self.strip_boilerplate)
+
+    def packed(self, item: tuple[Path, str]) -> Any:
+        return self.ingest_packed(item, self.config)
+
+    def sketch(self, texts: list[str]) -> Any:
+        return self.sketch_texts(texts, self.config.sketch, lines=True)
+
+
+def comparable(value: Any) -> Any:
+    """``value`` in a form that ``==`` compares exactly: arrays as dtype and bytes, dataclasses
+    (a ``PackedFile``, a ``SketchBatch``) field by field, anything else by ``repr``."""
+    if isinstance(value, np.ndarray):
+        return (value.dtype.str, value.shape, value.tobytes())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return tuple(comparable(getattr(value, f.name)) for f in dataclasses.fields(value))
+    if isinstance(value, tuple | list):
+        return tuple(comparable(v) for v in value)
+    return repr(value)
 
 
 def one_round(
@@ -101,7 +127,7 @@ def one_round(
             start = time.thread_time()
             outs[side] = func(pair[side])
             spent[side] += time.thread_time() - start
-        same = same and repr(outs[0]) == repr(outs[1])
+        same = same and comparable(outs[0]) == comparable(outs[1])
     return spent[0], spent[1], same
 
 
@@ -110,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dump", type=Path)
     parser.add_argument("--old", default="main", help="git revision to compare with")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--stages",
+        nargs="+",
+        choices=("ingest", "fix", "split", "packed", "sketch"),
+        default=("ingest", "fix", "split", "packed", "sketch"),
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as work:
         rev = load_reference(args.old, Path(work))
@@ -122,15 +154,20 @@ def main(argv: list[str] | None = None) -> int:
         fixed = {
             name: [impl.fix(t) for t in texts[name]] for name, impl in (("old", old), ("new", new))
         }
-        n_articles = sum(len(new.ingest(i)[0]) for i in items)
+        article_texts = [[a.text for a in new.ingest(i)[0]] for i in items]
+        n_articles = sum(map(len, article_texts))
         print(f"{len(items)} files, {n_articles} articles; old = {args.old} ({rev}), new = tree")
         same = True
-        stages = {
+        stages: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any], Any]] = {
             "ingest": (old.ingest, new.ingest, (items, items)),
             "fix": (old.fix, new.fix, (texts["old"], texts["new"])),
             "split": (old.split, new.split, (fixed["old"], fixed["new"])),
+            "packed": (old.packed, new.packed, (items, items)),
+            "sketch": (old.sketch, new.sketch, (article_texts, article_texts)),
         }
         for stage, (old_func, new_func, inputs) in stages.items():
+            if stage not in args.stages:
+                continue
             times: dict[str, list[float]] = {"old": [], "new": []}
             for _ in range(args.rounds):
                 old_s, new_s, same_round = one_round(old_func, new_func, inputs)

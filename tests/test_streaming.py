@@ -196,7 +196,10 @@ def test_spill_store_reads_back_from_memory_and_from_disk(generated):
 
 
 _BATCH_TEXT = st.text(
-    alphabet=st.sampled_from(list("ab1 _.!?\"')]\n\t\r\x0b\x1c\x85\u2028\x00\x01\x02£é–ß\u0130ŉ")),
+    alphabet=st.sampled_from(
+        list("ab1 _.!?\"')]\n\t\r\x0b\x1c\x85\u2028\x00\x01\x02£é–ß\u0130ŉ")
+        + list("AZ\x03\x7f\xa0\u3000’“”ΣﬁΐK\u212a٣²\u0307\ud800")
+    ),
     max_size=40,
 )
 
@@ -224,7 +227,121 @@ def test_batch_tokens_equal_sentence_tokens_text_by_text(texts, lines):
     assert len(batch.lines) == (len(texts) if lines else 0)
 
 
+def test_what_the_byte_tokeniser_assumes_of_every_character():
+    """``sketch._folded_bytes`` and ``_SENTENCE_BYTES`` rely on these, for all of Unicode."""
+    import re
+    import sys
+
+    space, word = re.compile(r"\s"), re.compile(r"\w")
+    ascii_space = [c for c in map(chr, range(0x80)) if space.fullmatch(c)]
+    assert ascii_space == list("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f ")
+    for code in range(sys.maxunicode + 1):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        char = chr(code)
+        fold = char.casefold()
+        assert all(c.casefold() == c for c in fold), hex(code)  # folding is done at once
+        assert fold == char or not set(fold) & set("\x00\x01\x02\x03\n"), hex(code)
+        assert bool(space.fullmatch(char)) == char.isspace(), hex(code)
+        if code >= 0x80:
+            assert bool(word.fullmatch(char)) == char.isalnum(), hex(code)
+
+
+def test_batch_tokens_of_long_texts_with_many_kinds_of_characters():
+    from dedupe_releases.sketch import batch_tokens, sentence_tokens, token_hashes
+
+    texts = ["Ünïcödé ΣΑΣ straße ﬁne İi K. “Quoted.” \xa0x\u3000y – z £5 ٣²!\n" * 300, "", "a"]
+    batch = batch_tokens(texts, lines=True)
+    words: list[str] = []
+    counts: list[int] = []
+    for i, text in enumerate(texts):
+        found: list[str] = []
+        w, c = sentence_tokens(text, found)
+        words += w
+        counts += c
+        assert batch.lines[i] == found
+    assert batch.hashes.tolist() == token_hashes(words).tolist()
+    assert batch.sentence_counts.tolist() == counts
+
+
 def test_batch_tokens_take_the_fast_path_on_ordinary_texts():
     from dedupe_releases.sketch import _batch_tokens
 
     assert _batch_tokens("one £2 “two”.\nthree\x02four", 2, lines=True) is not None
+    assert _batch_tokens("ΣΑΣ straße\xa0ﬁne\x02", 2, lines=True) is not None
+
+
+@pytest.mark.parametrize("sizes", [[3, 9000, 2, 7999, 8000, 8001], [20000], [4000] * 5 + [1] * 40])
+def test_batch_signatures_across_minhash_blocks(sizes):
+    """Texts of more shingles than one MinHash block, exactly one block, and many per block."""
+    from dedupe_releases.sketch import _BLOCK, minhash, shingle_hashes, tokens
+
+    assert 2 * _BLOCK < 20000 and _BLOCK == 8000  # the sizes around it
+    words = [f"w{i % 997}x{i % 13}" for i in range(sum(sizes) + 4 * len(sizes))]
+    texts, at = [], 0
+    for size in sizes:
+        texts.append(" ".join(words[at : at + size + 4]))  # size + 4 words: `size` 5-grams
+        at += size + 4
+    batch = sketch_texts(texts)
+    for i, text in enumerate(texts):
+        expected = minhash(shingle_hashes(tokens(text), 5))
+        assert batch.signatures[i].tolist() == expected.tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 30), min_size=1, max_size=12),
+    gaps=st.lists(st.integers(0, 5), min_size=12, max_size=12),
+    block=st.integers(1, 40),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_minhash_segments_equal_the_plain_minimum(sizes, gaps, block, seed):
+    """``_minhash_segments`` with small blocks (so segments span, fill and share blocks)
+    against the plain definition: each segment's minimum of ``a * v + b`` (mod 2**32)."""
+    from dedupe_releases import sketch
+
+    rng = np.random.default_rng(seed)
+    a, b = sketch.permutations(16, 1)
+    starts, ends, at = [], [], 0
+    for size, gap in zip(sizes, gaps, strict=False):
+        at += gap
+        starts.append(at)
+        ends.append(at + size)
+        at += size
+    values = rng.integers(0, 2**32, at + 3, dtype=np.uint32)
+    rows = np.arange(len(sizes), dtype=np.int64)[::-1].copy()
+    out = np.zeros((len(sizes), 16), dtype=np.uint32)
+    saved, sketch._BLOCK = sketch._BLOCK, block
+    try:
+        sketch._minhash_segments(values, np.array(starts), np.array(ends), a, b, out, rows)
+    finally:
+        sketch._BLOCK = saved
+    for k, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
+        with np.errstate(over="ignore"):
+            plain = (a[None, :] * values[lo:hi, None] + b[None, :]).min(axis=0)
+        assert out[rows[k]].tolist() == plain.tolist()
+
+
+_ITEM = st.binary(min_size=1, max_size=40).map(lambda b: b.replace(b" ", b"x")) | st.sampled_from(
+    [b"\x00", b"\x01", b"\x02", "é£".encode(), b"a" * 23, b"b" * 24, b"c" * 25, b"d" * 300]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(items=st.lists(_ITEM, max_size=30), spaces=st.lists(st.integers(1, 3), min_size=31))
+def test_spaced_crc32_and_single_spaced_equal_the_plain_definitions(items, spaces):
+    """The numpy CRC and spacing of the batch tokeniser against ``zlib.crc32`` item by item
+    and ``bytes.join``, on items of any bytes (long ones too) between runs of spaces."""
+    import zlib
+
+    from dedupe_releases.sketch import single_spaced, spaced_crc32
+
+    data = b" " * (spaces[0] - 1)
+    for item, gap in zip(items, spaces[1:], strict=False):
+        data += item + b" " * gap
+    data = data[: len(data) - spaces[-1] % 2]  # sometimes no space at the end
+    plain = data.split(b" ")
+    plain = [p for p in plain if p]
+    assert spaced_crc32(data).tolist() == [zlib.crc32(p) for p in plain]
+    assert spaced_crc32(data).dtype == np.uint64
+    assert single_spaced(data) == b"".join(b" " + p for p in plain)
