@@ -579,10 +579,6 @@ def sketch_texts(
     )
 
 
-#: Shingles per step of the MinHash loop: the (chunk x num_perm) block stays in cache.
-_CHUNK = 2048
-
-
 def _minhash_segments(
     values: U32,
     starts: npt.NDArray[np.int64],
