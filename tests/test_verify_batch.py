@@ -211,7 +211,7 @@ def _plain_extract_facts(text: str, title: str = "") -> facts.Facts:
     return facts.Facts(
         tuple(sorted((k, tuple(v)) for k, v in keyed.items())),
         tuple(facts._NAME_WORD.findall(title)),
-        tuple(facts._NAME_WORD.findall(text)),
+        text,
     )
 
 

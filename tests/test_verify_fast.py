@@ -19,6 +19,7 @@ from dedupe_releases.config import Config, SketchConfig
 from dedupe_releases.facts import (
     _FACT,
     _NAME_WORD,
+    _UNFOLDABLE,
     _WORD,
     CONTEXT_WORDS,
     TITLE_ALIGN_RATIO,
@@ -33,13 +34,14 @@ from dedupe_releases.facts import (
     _plain,
     _slot,
     _values,
+    _vocabulary,
     differing_facts,
     extract_facts,
     find_facts,
 )
 from dedupe_releases.records import Article
-from dedupe_releases.sketch import sentence_tokens
-from dedupe_releases.verify import features
+from dedupe_releases.sketch import sentence_tokens, tokens
+from dedupe_releases.verify import features, normalised
 from dedupe_releases.verify_batch import stored_features
 
 # Pieces that make facts, and near misses of facts, likely in generated text: currency signs,
@@ -118,7 +120,7 @@ def plain_extract_facts(text: str, title: str = "") -> Facts:
     return Facts(
         tuple(sorted((k, tuple(v)) for k, v in keyed.items())),
         tuple(_NAME_WORD.findall(title)),
-        tuple(_NAME_WORD.findall(text)),
+        text,
     )
 
 
@@ -162,6 +164,7 @@ def test_find_facts_examples() -> None:
 @given(_TEXT, _TEXT)
 def test_extract_facts_is_its_plain_definition(text: str, title: str) -> None:
     assert extract_facts(text, title) == plain_extract_facts(text, title)
+    assert extract_facts(text, title).words == tuple(_NAME_WORD.findall(text))
     assert extract_facts(text, title, find_facts(text)) == plain_extract_facts(text, title)
 
 
@@ -419,8 +422,8 @@ def _sentences(draw: st.DrawFn) -> tuple[str, str]:
 def test_differing_facts_is_its_plain_definition(
     texts: tuple[str, str], titles: tuple[str, str]
 ) -> None:
-    a = extract_facts(texts[0], titles[0])
-    b = extract_facts(texts[1], titles[1])
+    a = extract_facts(texts[0], titles[0], tokens=normalised(texts[0]))  # tokens joined
+    b = extract_facts(texts[1], titles[1], tokens=tokens(texts[1]))  # as a list
     c = extract_facts(texts[1], titles[0])
     for x, y in ((a, b), (b, a), (a, c), (c, b), (a, a), (b, c), (a, b)):  # kept parts reused
         assert differing_facts(x, y) == plain_differing_facts(x, y)
@@ -453,3 +456,32 @@ def test_a_fact_is_the_same_whatever_matched_before() -> None:
     texts = ["£17m", "£17mx", "x £17 million", "(£17) m", "9 July 2018", "9th July 2018", "5 %"]
     for text in [*texts, *reversed(texts), " ".join(texts), "".join(texts)]:
         assert find_facts(text) == plain_facts(text)
+
+
+def test_unfoldable_are_the_characters_whose_casefold_changes_class() -> None:
+    """``_vocabulary`` reads the casefolded words from ``sketch.tokens`` unless the text holds
+    one of these: "_", or a character whose casefolded form is empty or mixes word and other
+    characters against the character's own class."""
+    found = []
+    for c in map(chr, range(sys.maxunicode + 1)):
+        folded = c.casefold()
+        if c == "_" or any(x.isalnum() != c.isalnum() or x == "_" for x in folded) or not folded:
+            found.append(c)
+    assert found == [c for c in map(chr, range(sys.maxunicode + 1)) if _UNFOLDABLE.match(c)]
+
+
+@settings(max_examples=1000)
+@given(_TEXT)
+def test_vocabulary_is_the_casefolded_words(text: str) -> None:
+    plain = {w.casefold() for w in _NAME_WORD.findall(text)}
+    for given_tokens in (None, tokens(text), normalised(text, limit=None)):
+        assert _vocabulary(extract_facts(text, tokens=given_tokens)) == plain
+    if _UNFOLDABLE.search(text) is None:
+        assert tokens(text) == [w.casefold() for w in _NAME_WORD.findall(text)]
+
+
+def test_vocabulary_examples() -> None:
+    for text in ("", "İstanbul x", "a_b", "Straße STRASSE", "ﬁnance", "ΣΊΣΥΦΟΣ", "ǰ", " \u0345 "):
+        plain = {w.casefold() for w in _NAME_WORD.findall(text)}
+        assert _vocabulary(extract_facts(text, tokens=tokens(text))) == plain
+        assert _vocabulary(extract_facts(text, tokens=normalised(text))) == plain

@@ -85,13 +85,18 @@ class _Derived:
     article's facts are compared with several others', and these parts are the same each time.
     """
 
-    __slots__ = ("folded", "names", "title", "values")
+    __slots__ = ("folded", "names", "title", "tokens", "values", "vocab", "words")
 
     def __init__(self) -> None:
         #: ``_values``.
         self.values: set[str] | None = None
-        #: ``_folded(words)`` and its set.
-        self.folded: tuple[list[str], set[str]] | None = None
+        #: ``Facts.words``.
+        self.words: tuple[str, ...] | None = None
+        #: ``_folded(words)``, and its set.
+        self.folded: list[str] | None = None
+        self.vocab: set[str] | None = None
+        #: ``sketch.tokens`` of the text when the caller had them: a list, or joined by spaces.
+        self.tokens: str | list[str] | None = None
         #: Where in ``words`` the names are (``_is_name``).
         self.names: list[int] | None = None
         #: The title's words casefolded.
@@ -104,9 +109,17 @@ class Facts:
 
     keyed: tuple[tuple[tuple[str, str], tuple[Fact, ...]], ...]  # ((kind, context), facts)
     title: tuple[str, ...]  # title words as written (case kept: names are capitalised)
-    words: tuple[str, ...] = ()  # the text's words as written, for names from the title
+    text: str = ""  # the text itself: its words are looked at for names from the other title
     #: What ``differing_facts`` derives of these facts, kept for the article's next pair.
     derived: _Derived = field(default_factory=lambda: _Derived(), compare=False, repr=False)
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The text's words as written (case kept), found when first asked for: most pairs
+        need only the set of their casefolded forms (``_vocabulary``)."""
+        if self.derived.words is None:
+            self.derived.words = tuple(_NAME_WORD.findall(self.text))
+        return self.derived.words
 
     @property
     def count(self) -> int:
@@ -267,11 +280,16 @@ _KNOWN_SIZE = 1 << 16
 
 
 def extract_facts(
-    text: str, title: str = "", found: list[tuple[Fact, int, int]] | None = None
+    text: str,
+    title: str = "",
+    found: list[tuple[Fact, int, int]] | None = None,
+    tokens: str | list[str] | None = None,
 ) -> Facts:
     """A text's facts keyed by ``(kind, context)``: the words either side, facts replaced.
 
-    ``found``: ``find_facts(text)`` when the caller already has it.
+    ``found``: ``find_facts(text)`` when the caller already has it. ``tokens``:
+    ``sketch.tokens(text)`` when the caller has them, as a list or joined by spaces
+    (``verify.normalised``), for ``_vocabulary``.
 
     >>> f = extract_facts("The council has today (9 July 2018) announced £17 million.")
     >>> [(k, [x.shown for x in v]) for k, v in f.keyed]
@@ -304,11 +322,13 @@ def extract_facts(
             keyed[(fact.kind, " ".join(words[i - CONTEXT_WORDS : i]) + " |")].append(fact)
         if i + CONTEXT_WORDS < len(words):
             keyed[(fact.kind, "| " + " ".join(words[i + 1 : i + 1 + CONTEXT_WORDS]))].append(fact)
-    return Facts(
+    out = Facts(
         tuple(sorted((k, tuple(v)) for k, v in keyed.items())),
         tuple(_NAME_WORD.findall(title)),
-        tuple(_NAME_WORD.findall(text)),
+        text,
     )
+    out.derived.tokens = tokens
+    return out
 
 
 #: Characters tokenised at each end of a long stretch between two facts.
@@ -414,13 +434,44 @@ def differing_facts(a: Facts, b: Facts) -> list[FactDiff]:
     return out
 
 
-def _folded_set(facts: Facts) -> tuple[list[str], set[str]]:
-    """``_folded(facts.words)`` and its set, kept in ``facts.derived``."""
+def _folded_words(facts: Facts) -> list[str]:
+    """``_folded(facts.words)``, kept in ``facts.derived``."""
     derived = facts.derived
     if derived.folded is None:
-        low = _folded(facts.words)
-        derived.folded = (low, set(low))
+        derived.folded = _folded(facts.words)
     return derived.folded
+
+
+#: Characters whose casefolded form is not all word characters where they are one, or all
+#: others where they are not (``"İ"`` folds to ``"i"`` and a combining dot), and "_" (a
+#: word character to ``sketch.tokens``, not to ``_NAME_WORD``). Tested over every code point.
+_UNFOLDABLE = re.compile(
+    "[_\u0130\u01f0\u0345\u0390\u03b0\u1e96-\u1e99\u1f50\u1f52\u1f54\u1f56"
+    "\u1fb6\u1fb7\u1fc6\u1fc7\u1fd2\u1fd3\u1fd6\u1fd7\u1fe2-\u1fe4\u1fe6\u1fe7"
+    "\u1ff6\u1ff7]"
+)
+
+
+def _vocabulary(facts: Facts) -> set[str]:
+    """``set(_folded(facts.words))``, kept in ``facts.derived``: from the text's tokens when
+    the caller gave them (``extract_facts``) and the text holds none of ``_UNFOLDABLE``.
+
+    Exact because then a word character's casefolded form is all word characters, any other
+    character's all others (never none), and ``casefold`` folds character by character, so
+    the tokens of the casefolded text (``sketch.tokens``) are the casefolded words.
+    """
+    derived = facts.derived
+    if derived.vocab is None:
+        tokens = derived.tokens
+        if tokens is not None and _UNFOLDABLE.search(facts.text) is None:
+            if isinstance(tokens, str):
+                derived.vocab = set(tokens.split(" ")) if tokens else set()
+            else:
+                derived.vocab = set(tokens)
+        else:
+            derived.vocab = set(_folded_words(facts))
+        derived.tokens = None
+    return derived.vocab
 
 
 def _name_places(facts: Facts) -> list[int]:
@@ -440,11 +491,11 @@ def _name_diffs(a: Facts, b: Facts) -> list[FactDiff]:
     words around them, is a swapped name. Only the names of each text are walked (a word
     of ``missing`` is a name).
     """
-    low_b, vocab_b = _folded_set(b)
+    vocab_b = _vocabulary(b)
     missing = {w for w in a.title if _is_name(w) and w.casefold() not in vocab_b}
     if not missing:
         return []
-    low_a, vocab_a = _folded_set(a)
+    low_b, vocab_a = _folded_words(b), _vocabulary(a)
     n = CONTEXT_WORDS
     after_ctx: dict[tuple[str, ...], set[str]] = defaultdict(set)  # words before -> word
     before_ctx: dict[tuple[str, ...], set[str]] = defaultdict(set)  # words after -> word
@@ -456,7 +507,9 @@ def _name_diffs(a: Facts, b: Facts) -> list[FactDiff]:
                 after_ctx[tuple(low_b[i - n : i])].add(w)
             if i + n < len(words_b):
                 before_ctx[tuple(low_b[i + 1 : i + 1 + n])].add(w)
-    words_a = a.words
+    if not after_ctx and not before_ctx:
+        return []
+    words_a, low_a = a.words, _folded_words(a)
     for i in _name_places(a):
         w = words_a[i]
         if w not in missing:

@@ -64,7 +64,7 @@ def stored_features(
             sentence_set,
             len(masked_words),
             " ".join(tokens(article.title)),
-            extract_facts(text, article.title),
+            extract_facts(text, article.title, tokens=masked_words),
         )
     text = article.text
     if len(text) > config.sketch.max_article_chars:
@@ -76,7 +76,7 @@ def stored_features(
         sentences,
         words.count(" ") + 1 if words else 0,
         " ".join(tokens(article.title)),
-        extract_facts(text, article.title, found),
+        extract_facts(text, article.title, found, words),
     )
 
 
