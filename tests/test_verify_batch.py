@@ -226,3 +226,44 @@ def test_fact_contexts_on_archives(generated, where):
     for article in _articles(SAMPLES if where == "samples" else generated):
         expected = _plain_extract_facts(article.text, article.title)
         assert facts.extract_facts(article.text, article.title) == expected
+
+
+def test_a_batch_gives_what_each_pair_alone_gives(generated, monkeypatch):
+    """Copies of a text in one batch share what is computed of it (its facts, its features):
+    every verdict and measure of a whole batch equals what its pair gives in a batch of its
+    own, where nothing is shared."""
+    from dedupe_releases import pipeline
+    from dedupe_releases.spill import unpack_article
+    from dedupe_releases.verify_batch import verify_batch
+
+    recorded = []
+
+    def recording(batch, config, boilerplate):
+        recorded.append((batch, boilerplate))
+        return verify_batch(batch, config, boilerplate)
+
+    monkeypatch.setattr(pipeline, "verify_batch", recording)
+    config = Config()
+    scan([generated], config, jobs=1)
+    assert recorded
+    shared = 0
+    for (articles, pairs), boilerplate in recorded:
+        verdicts, measures = verify_batch((articles, pairs), config, boilerplate)
+        for n, (i, j) in enumerate(pairs):
+            alone, alone_measures = verify_batch(
+                ([articles[i], articles[j]], [(0, 1)]), config, boilerplate
+            )
+            assert verdicts[n] == alone[0]
+            for k, m in zip((i, j), alone_measures, strict=True):
+                if m is not None:
+                    assert measures[k] == m
+        # copies of one text compared with other articles: their features are shared
+        texts = [unpack_article(record, source, n).text for source, n, record, _, _ in articles]
+        shared += sum(
+            1
+            for n, (i, j) in enumerate(pairs)
+            if verdicts[n] is not None
+            and verdicts[n][2] != "exact"
+            and any(texts.count(texts[k]) > 1 for k in (i, j))
+        )
+    assert shared

@@ -160,24 +160,37 @@ def verify_batch(
     loaded = [unpack_article(record, source, n) for source, n, record, _, _ in articles]
     found: dict[int, list[tuple[Fact, int, int]]] = {}
     feats: dict[int, Features] = {}
+    # What is computed of one text is computed once: copies of a release in a batch (the
+    # articles of its ``exact`` pairs) have the same text, and everything their features are
+    # made of (title, masking, stored shingles and sentence hashes) is compared as well.
+    found_of_text: dict[str, list[tuple[Fact, int, int]]] = {}
+    feats_of_copy: dict[tuple[str, str, bool, bytes, bytes], Features] = {}
 
     def facts_of(k: int) -> list[tuple[Fact, int, int]]:
         if k not in found:
-            found[k] = find_facts(loaded[k].text)
+            text = loaded[k].text
+            if text not in found_of_text:
+                found_of_text[text] = find_facts(text)
+            found[k] = found_of_text[text]
         return found[k]
 
     def features_of(k: int) -> Features:
         if k not in feats:
             _, _, record, sentences, masked = articles[k]
-            feats[k] = stored_features(
-                loaded[k],
-                unpack_shingles(record),
-                np.frombuffer(sentences, dtype="<u8").astype(np.uint64),
-                masked,
-                config,
-                mask,
-                None if masked else facts_of(k),
-            )
+            shingles = unpack_shingles(record)
+            article = loaded[k]
+            key = (article.text, article.title, masked, shingles.tobytes(), sentences)
+            if key not in feats_of_copy:
+                feats_of_copy[key] = stored_features(
+                    article,
+                    shingles,
+                    np.frombuffer(sentences, dtype="<u8").astype(np.uint64),
+                    masked,
+                    config,
+                    mask,
+                    None if masked else facts_of(k),
+                )
+            feats[k] = feats_of_copy[key]
         return feats[k]
 
     out: list[MatchData | None] = []
