@@ -229,7 +229,7 @@ def test_fact_contexts_on_archives(generated, where):
 
 
 def test_a_batch_gives_what_each_pair_alone_gives(generated, monkeypatch):
-    """Copies of a text in one batch share what is computed of it (its facts, its features):
+    """Copies of a text in one batch share what is computed of it (facts, features, words):
     every verdict and measure of a whole batch equals what its pair gives in a batch of its
     own, where nothing is shared."""
     from dedupe_releases import pipeline

@@ -193,6 +193,19 @@ def verify_batch(
             feats[k] = feats_of_copy[key]
         return feats[k]
 
+    words_of_copy: dict[tuple[str, str, bool], int] = {}
+
+    def words_of(k: int) -> int:
+        """``stored_words``: the features' own count when they were computed."""
+        if k in feats:
+            return feats[k].words
+        masked = articles[k][4]
+        article = loaded[k]
+        key = (article.text, article.title, masked)
+        if key not in words_of_copy:
+            words_of_copy[key] = stored_words(article, masked, config, mask)
+        return words_of_copy[key]
+
     out: list[MatchData | None] = []
     measures: list[Measures | None] = [None] * len(articles)
     for i, j in pairs:
@@ -207,13 +220,7 @@ def verify_batch(
         if verdict is not None and verdict.relation in _CLUSTERED:
             for k in (i, j):
                 if measures[k] is None:
-                    _, _, _, _, masked = articles[k]
-                    words = (
-                        feats[k].words
-                        if k in feats
-                        else stored_words(loaded[k], masked, config, mask)
-                    )
-                    measures[k] = (words, earliest(facts_of(k)))
+                    measures[k] = (words_of(k), earliest(facts_of(k)))
     return out, measures
 
 
