@@ -267,3 +267,39 @@ def test_a_batch_gives_what_each_pair_alone_gives(generated, monkeypatch):
             and any(texts.count(texts[k]) > 1 for k in (i, j))
         )
     assert shared
+
+
+def test_copies_share_only_what_their_own_text_gives():
+    """Two pairs of copies under one title in one batch, one of them holding a learned
+    boilerplate line: each copy's measures are its own text's, as in a batch of its own."""
+    import hashlib
+
+    from dedupe_releases.boilerplate import line_hash
+    from dedupe_releases.sketch import shingle_hashes, tokens
+    from dedupe_releases.spill import pack_article
+    from dedupe_releases.verify_batch import verify_batch
+
+    config = Config()
+    bodies = [
+        "Leeds gets £17 million on 9 July 2018 to improve its roads, the minister said.",
+        "Leeds gets £18 million on 1 May 2017 for roads and bridges.\nShare this page",
+        "Leeds gets £18 million on 1 May 2017 for roads and bridges.",
+    ]
+    articles = []
+    for n, body in enumerate([b for b in bodies for _ in range(2)], start=1):
+        digest = hashlib.sha256(body.encode()).hexdigest()
+        a = Article(f"s#{n}", "s", n, (n, n), None, "Roads money", body, digest)
+        record = pack_article(a, shingle_hashes(tokens(a.text), config.sketch.shingle_size))
+        sentences = sentence_hashes(a.text).astype("<u8").tobytes()
+        articles.append(("s", n, record, sentences, "Share this page" in body))
+    boilerplate = (line_hash("Share this page"),)
+    pairs = [(0, 1), (2, 3), (4, 5), (2, 4)]
+    verdicts, measures = verify_batch((articles, pairs), config, boilerplate)
+    for n, (i, j) in enumerate(pairs):
+        alone, alone_measures = verify_batch(
+            ([articles[i], articles[j]], [(0, 1)]), config, boilerplate
+        )
+        assert verdicts[n] == alone[0]
+        assert [measures[i], measures[j]] == alone_measures
+    assert [v[2] for v in verdicts if v is not None][:3] == ["exact", "exact", "exact"]
+    assert len({m for m in measures}) == 2  # the masked copies count the words of the third
