@@ -258,6 +258,17 @@ def test_mask_words_are_the_masked_texts_words(title: str, body: str) -> None:
     assert [c for c in counts if c] == [c for c in plain_counts if c]
 
 
+@settings(max_examples=300)
+@given(st.lists(st.tuples(_TEXT, _BODY), min_size=1, max_size=6))
+def test_mask_words_with_lines_seen_before(articles: list[tuple[str, str]]) -> None:
+    """Articles masked one after another, sharing what their lines gave, are each masked as
+    on their own (the lines of ``_LINES`` recur, in and out of boilerplate)."""
+    seen: dict[str, tuple[list[str], list[int], bool]] = {}
+    for title, body in [*articles, *articles]:
+        article = _article(title, body)
+        assert _BOILERPLATE.mask_words(article, seen) == _BOILERPLATE.mask_words(article)
+
+
 @settings(max_examples=500)
 @given(_TEXT, _BODY, st.sampled_from([1000, 60, 5]))
 def test_masked_features_are_the_features_of_the_masked_text(

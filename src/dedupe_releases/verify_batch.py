@@ -45,15 +45,17 @@ def stored_features(
     config: Config,
     boilerplate: Boilerplate,
     found: list[tuple[Fact, int, int]] | None = None,
+    lines: dict[str, tuple[list[str], list[int], bool]] | None = None,
 ) -> Features:
     """``verify.features`` from what the workers stored: the article is not tokenised again.
 
     An article holding a learned boilerplate line (``masked``) is compared without it: its
     features are computed from the masked text instead. ``found``: ``facts.find_facts`` of
-    the article's whole text, when the caller has it.
+    the article's whole text, when the caller has it. ``lines``: for
+    ``Boilerplate.mask_words``, what lines of articles masked before gave.
     """
     if masked:  # ``verify.features`` of the masked text, each line tokenised once
-        text, masked_words, counts = boilerplate.mask_words(article)
+        text, masked_words, counts = boilerplate.mask_words(article, lines)
         if len(text) > config.sketch.max_article_chars:  # cut short: tokenise what is kept
             text = text[: config.sketch.max_article_chars]
             masked_words, counts = sentence_tokens(text)
@@ -165,6 +167,7 @@ def verify_batch(
     # made of (title, masking, stored shingles and sentence hashes) is compared as well.
     found_of_text: dict[str, list[tuple[Fact, int, int]]] = {}
     feats_of_copy: dict[tuple[str, str, bool, bytes, bytes], Features] = {}
+    lines: dict[str, tuple[list[str], list[int], bool]] = {}  # masked lines, by their text
 
     def facts_of(k: int) -> list[tuple[Fact, int, int]]:
         if k not in found:
@@ -189,6 +192,7 @@ def verify_batch(
                     config,
                     mask,
                     None if masked else facts_of(k),
+                    lines,
                 )
             feats[k] = feats_of_copy[key]
         return feats[k]
