@@ -211,7 +211,7 @@ def _plain_extract_facts(text: str, title: str = "") -> facts.Facts:
     return facts.Facts(
         tuple(sorted((k, tuple(v)) for k, v in keyed.items())),
         tuple(facts._NAME_WORD.findall(title)),
-        tuple(facts._NAME_WORD.findall(text)),
+        text,
     )
 
 
@@ -226,3 +226,80 @@ def test_fact_contexts_on_archives(generated, where):
     for article in _articles(SAMPLES if where == "samples" else generated):
         expected = _plain_extract_facts(article.text, article.title)
         assert facts.extract_facts(article.text, article.title) == expected
+
+
+def test_a_batch_gives_what_each_pair_alone_gives(generated, monkeypatch):
+    """Copies of a text in one batch share what is computed of it (facts, features, words):
+    every verdict and measure of a whole batch equals what its pair gives in a batch of its
+    own, where nothing is shared."""
+    from dedupe_releases import pipeline
+    from dedupe_releases.spill import unpack_article
+    from dedupe_releases.verify_batch import verify_batch
+
+    recorded = []
+
+    def recording(batch, config, boilerplate):
+        recorded.append((batch, boilerplate))
+        return verify_batch(batch, config, boilerplate)
+
+    monkeypatch.setattr(pipeline, "verify_batch", recording)
+    config = Config()
+    scan([generated], config, jobs=1)
+    assert recorded
+    shared = 0
+    for (articles, pairs), boilerplate in recorded:
+        verdicts, measures = verify_batch((articles, pairs), config, boilerplate)
+        for n, (i, j) in enumerate(pairs):
+            alone, alone_measures = verify_batch(
+                ([articles[i], articles[j]], [(0, 1)]), config, boilerplate
+            )
+            assert verdicts[n] == alone[0]
+            for k, m in zip((i, j), alone_measures, strict=True):
+                if m is not None:
+                    assert measures[k] == m
+        # copies of one text compared with other articles: their features are shared
+        texts = [unpack_article(record, source, n).text for source, n, record, _, _ in articles]
+        shared += sum(
+            1
+            for n, (i, j) in enumerate(pairs)
+            if verdicts[n] is not None
+            and verdicts[n][2] != "exact"
+            and any(texts.count(texts[k]) > 1 for k in (i, j))
+        )
+    assert shared
+
+
+def test_copies_share_only_what_their_own_text_gives():
+    """Two pairs of copies under one title in one batch, one of them holding a learned
+    boilerplate line: each copy's measures are its own text's, as in a batch of its own."""
+    import hashlib
+
+    from dedupe_releases.boilerplate import line_hash
+    from dedupe_releases.sketch import shingle_hashes, tokens
+    from dedupe_releases.spill import pack_article
+    from dedupe_releases.verify_batch import verify_batch
+
+    config = Config()
+    bodies = [
+        "Leeds gets £17 million on 9 July 2018 to improve its roads, the minister said.",
+        "Leeds gets £18 million on 1 May 2017 for roads and bridges.\nShare this page",
+        "Leeds gets £18 million on 1 May 2017 for roads and bridges.",
+    ]
+    articles = []
+    for n, body in enumerate([b for b in bodies for _ in range(2)], start=1):
+        digest = hashlib.sha256(body.encode()).hexdigest()
+        a = Article(f"s#{n}", "s", n, (n, n), None, "Roads money", body, digest)
+        record = pack_article(a, shingle_hashes(tokens(a.text), config.sketch.shingle_size))
+        sentences = sentence_hashes(a.text).astype("<u8").tobytes()
+        articles.append(("s", n, record, sentences, "Share this page" in body))
+    boilerplate = (line_hash("Share this page"),)
+    pairs = [(0, 1), (2, 3), (4, 5), (2, 4)]
+    verdicts, measures = verify_batch((articles, pairs), config, boilerplate)
+    for n, (i, j) in enumerate(pairs):
+        alone, alone_measures = verify_batch(
+            ([articles[i], articles[j]], [(0, 1)]), config, boilerplate
+        )
+        assert verdicts[n] == alone[0]
+        assert [measures[i], measures[j]] == alone_measures
+    assert [v[2] for v in verdicts if v is not None][:3] == ["exact", "exact", "exact"]
+    assert len({m for m in measures}) == 2  # the masked copies count the words of the third

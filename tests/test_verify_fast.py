@@ -7,6 +7,7 @@ import sys
 from collections import defaultdict
 from dataclasses import replace
 from decimal import Decimal
+from difflib import SequenceMatcher
 
 import numpy as np
 from hypothesis import given, settings
@@ -18,22 +19,29 @@ from dedupe_releases.config import Config, SketchConfig
 from dedupe_releases.facts import (
     _FACT,
     _NAME_WORD,
+    _UNFOLDABLE,
     _WORD,
     CONTEXT_WORDS,
+    TITLE_ALIGN_RATIO,
     Fact,
+    FactDiff,
     Facts,
     _decimal,
     _fact,
     _folded,
+    _is_name,
     _number,
     _plain,
     _slot,
+    _values,
+    _vocabulary,
+    differing_facts,
     extract_facts,
     find_facts,
 )
 from dedupe_releases.records import Article
-from dedupe_releases.sketch import sentence_tokens
-from dedupe_releases.verify import features
+from dedupe_releases.sketch import sentence_tokens, tokens
+from dedupe_releases.verify import features, normalised
 from dedupe_releases.verify_batch import stored_features
 
 # Pieces that make facts, and near misses of facts, likely in generated text: currency signs,
@@ -112,7 +120,7 @@ def plain_extract_facts(text: str, title: str = "") -> Facts:
     return Facts(
         tuple(sorted((k, tuple(v)) for k, v in keyed.items())),
         tuple(_NAME_WORD.findall(title)),
-        tuple(_NAME_WORD.findall(text)),
+        text,
     )
 
 
@@ -156,6 +164,7 @@ def test_find_facts_examples() -> None:
 @given(_TEXT, _TEXT)
 def test_extract_facts_is_its_plain_definition(text: str, title: str) -> None:
     assert extract_facts(text, title) == plain_extract_facts(text, title)
+    assert extract_facts(text, title).words == tuple(_NAME_WORD.findall(text))
     assert extract_facts(text, title, find_facts(text)) == plain_extract_facts(text, title)
 
 
@@ -249,6 +258,17 @@ def test_mask_words_are_the_masked_texts_words(title: str, body: str) -> None:
     assert [c for c in counts if c] == [c for c in plain_counts if c]
 
 
+@settings(max_examples=300)
+@given(st.lists(st.tuples(_TEXT, _BODY), min_size=1, max_size=6))
+def test_mask_words_with_lines_seen_before(articles: list[tuple[str, str]]) -> None:
+    """Articles masked one after another, sharing what their lines gave, are each masked as
+    on their own (the lines of ``_LINES`` recur, in and out of boilerplate)."""
+    seen: dict[str, tuple[list[str], list[int], bool]] = {}
+    for title, body in [*articles, *articles]:
+        article = _article(title, body)
+        assert _BOILERPLATE.mask_words(article, seen) == _BOILERPLATE.mask_words(article)
+
+
 @settings(max_examples=500)
 @given(_TEXT, _BODY, st.sampled_from([1000, 60, 5]))
 def test_masked_features_are_the_features_of_the_masked_text(
@@ -283,3 +303,196 @@ def test_str_methods_are_the_pattern_classes() -> None:
     for c in map(chr, range(sys.maxunicode + 1)):
         assert bool(space.match(c)) == c.isspace()
         assert bool(word.match(c)) == (c.isalnum() or c == "_")
+
+
+def plain_differing_facts(a: Facts, b: Facts) -> list[FactDiff]:
+    """``differing_facts`` by its definition: every shared context looked at, nothing kept."""
+    out: list[FactDiff] = []
+    seen: set[tuple[str, str, str]] = set()
+    other = dict(b.keyed)
+    all_a, all_b = _values(a), _values(b)
+    for key, facts_a in a.keyed:
+        facts_b = other.get(key)
+        if facts_b is None:
+            continue
+        only_a = sorted({f.value for f in facts_a} - all_b)
+        only_b = sorted({f.value for f in facts_b} - all_a)
+        if only_a and only_b:
+            shown_a = next(f.shown for f in facts_a if f.value == only_a[0])
+            shown_b = next(f.shown for f in facts_b if f.value == only_b[0])
+            mark = (key[0], only_a[0], only_b[0])
+            if mark not in seen:
+                seen.add(mark)
+                out.append(FactDiff(key[0], shown_a, shown_b))
+    out.extend(_plain_title_diffs(a.title, b.title))
+    if not out:
+        out.extend(_plain_name_diffs(a, b))
+    if not out:
+        out.extend(FactDiff(d.kind, d.b, d.a) for d in _plain_name_diffs(b, a))
+    return out
+
+
+def _plain_name_diffs(a: Facts, b: Facts) -> list[FactDiff]:
+    low_b = [w.casefold() for w in b.words]
+    vocab_b = set(low_b)
+    missing = {w for w in a.title if _is_name(w) and w.casefold() not in vocab_b}
+    if not missing:
+        return []
+    low_a = [w.casefold() for w in a.words]
+    vocab_a = set(low_a)
+    n = CONTEXT_WORDS
+    after_ctx: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    before_ctx: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    for i, w in enumerate(b.words):
+        if _is_name(w) and low_b[i] not in vocab_a:
+            if i >= n:
+                after_ctx[tuple(low_b[i - n : i])].add(w)
+            if i + n < len(b.words):
+                before_ctx[tuple(low_b[i + 1 : i + 1 + n])].add(w)
+    for i, w in enumerate(a.words):
+        if w not in missing:
+            continue
+        found = after_ctx.get(tuple(low_a[i - n : i])) if i >= n else None
+        if not found and i + n < len(a.words):
+            found = before_ctx.get(tuple(low_a[i + 1 : i + 1 + n]))
+        if found:
+            return [FactDiff("name", w, sorted(found)[0])]
+    return []
+
+
+def _plain_title_diffs(a: tuple[str, ...], b: tuple[str, ...]) -> list[FactDiff]:
+    if not a or not b:
+        return []
+    fa = [w.casefold() for w in a]
+    fb = [w.casefold() for w in b]
+    matcher = SequenceMatcher(None, fa, fb, autojunk=False)
+    if matcher.ratio() < TITLE_ALIGN_RATIO:
+        return []
+    out = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "replace":
+            continue
+        names_a = [w for w in a[i1:i2] if _is_name(w)]
+        names_b = [w for w in b[j1:j2] if _is_name(w)]
+        if names_a and names_b:
+            out.append(FactDiff("title", " ".join(a[i1:i2]), " ".join(b[j1:j2])))
+    return out
+
+
+# Words of related texts, few so that contexts recur: a shared frame, with names, sums and
+# dates that an edit swaps (several values of one context, names in both texts' places).
+_NAMES = ("Kurz", "Macron", "kurz", "Rutte", "Hasina", "İstanbul", "ISTANBUL", "2019", "Straße")
+_FRAME = (
+    *_NAMES,
+    *("met", "Prime", "Minister", "of", "the", "Netherlands", "said.", "and", "council"),
+    *("£17 million", "£18m", "9 July 2018", "10 July 2018", "5%", "12 per cent", "7%"),
+    *("1,500", "1500", "2020", "roads", "\n", "the", "the", "of"),
+)
+_FRAME_TEXT = st.lists(
+    st.sampled_from(_FRAME) | st.sampled_from(_FRAME) | _TEXT, min_size=1, max_size=40
+)
+
+
+@st.composite
+def _related(draw: st.DrawFn) -> tuple[str, str]:
+    """A text and an edit of it: a few pieces replaced, dropped or added."""
+    pieces = draw(_FRAME_TEXT)
+    edited = list(pieces)
+    for _ in range(draw(st.integers(0, 4))):
+        at = draw(st.integers(0, len(edited)))
+        new = draw(st.sampled_from(_FRAME) | _TEXT)
+        op = draw(st.sampled_from(["replace", "insert", "drop"]))
+        if op == "insert" or at == len(edited):
+            edited.insert(at, new)
+        elif op == "replace":
+            edited[at] = new
+        else:
+            del edited[at]
+    return " ".join(pieces), " ".join(edited)
+
+
+_SLOTS = ("£17 million", "£18m", "£5bn", "9 July 2018", "10 July 2018", "5%", *_NAMES[:5])
+_SENTENCE = st.tuples(
+    st.sampled_from(["met Prime Minister", "the council has", "The Minister of"]),
+    st.sampled_from(_SLOTS),
+    st.sampled_from(["of the Netherlands.", "to improve roads", "Kurz and Rutte", "\n"]),
+).map(" ".join)
+
+
+@st.composite
+def _sentences(draw: st.DrawFn) -> tuple[str, str]:
+    """Texts of a few sentences that share their words, with the facts and names between
+    them drawn again: contexts hold several values in each text, names several places."""
+    a = draw(st.lists(_SENTENCE, min_size=1, max_size=8))
+    b = draw(st.lists(_SENTENCE, min_size=1, max_size=8))
+    return " ".join(a), " ".join(a[: len(a) // 2] + b)
+
+
+@settings(max_examples=1500)
+@given(_related() | _sentences(), _related() | st.tuples(st.sampled_from(_NAMES), _TEXT))
+def test_differing_facts_is_its_plain_definition(
+    texts: tuple[str, str], titles: tuple[str, str]
+) -> None:
+    a = extract_facts(texts[0], titles[0], tokens=normalised(texts[0]))  # tokens joined
+    b = extract_facts(texts[1], titles[1], tokens=tokens(texts[1]))  # as a list
+    c = extract_facts(texts[1], titles[0])
+    for x, y in ((a, b), (b, a), (a, c), (c, b), (a, a), (b, c), (a, b)):  # kept parts reused
+        assert differing_facts(x, y) == plain_differing_facts(x, y)
+
+
+def test_differing_facts_examples() -> None:
+    frame = "Yesterday the council met Prime Minister {} of the country to talk. "
+    cases = [
+        (frame.format("Rutte") * 2, "Rutte visits Leeds", frame.format("Hasina") * 2, "Visit"),
+        ("Leeds gets £17 million to improve roads.", "A", "Leeds gets £18m to improve roads.", "B"),
+        ("x " * 10, "Kurz of Austria in Paris", "x " * 10, "Macron of France in Paris"),
+        ("Same words here and there", "Same Title", "Same words here and there", "same title"),
+    ]
+    for text_a, title_a, text_b, title_b in cases:
+        a, b = extract_facts(text_a, title_a), extract_facts(text_b, title_b)
+        assert differing_facts(a, b) == plain_differing_facts(a, b)
+        assert differing_facts(b, a) == plain_differing_facts(b, a)
+    a, b = extract_facts(cases[0][0], cases[0][1]), extract_facts(cases[0][2], cases[0][3])
+    assert [d.describe() for d in differing_facts(a, b)] == ["name differs: Rutte vs Hasina"]
+    a, b = extract_facts(cases[2][0], cases[2][1]), extract_facts(cases[2][2], cases[2][3])
+    assert [d.describe() for d in differing_facts(a, b)] == [
+        "title differs: Kurz vs Macron",
+        "title differs: Austria vs France",
+    ]
+
+
+def test_a_fact_is_the_same_whatever_matched_before() -> None:
+    """``find_facts`` keeps each kind and text's ``_fact``: the same text gives the same fact
+    in any context (here after other matches of the same text, cut short differently)."""
+    texts = ["£17m", "£17mx", "x £17 million", "(£17) m", "9 July 2018", "9th July 2018", "5 %"]
+    for text in [*texts, *reversed(texts), " ".join(texts), "".join(texts)]:
+        assert find_facts(text) == plain_facts(text)
+
+
+def test_unfoldable_are_the_characters_whose_casefold_changes_class() -> None:
+    """``_vocabulary`` reads the casefolded words from ``sketch.tokens`` unless the text holds
+    one of these: "_", or a character whose casefolded form is empty or mixes word and other
+    characters against the character's own class."""
+    found = []
+    for c in map(chr, range(sys.maxunicode + 1)):
+        folded = c.casefold()
+        if c == "_" or any(x.isalnum() != c.isalnum() or x == "_" for x in folded) or not folded:
+            found.append(c)
+    assert found == [c for c in map(chr, range(sys.maxunicode + 1)) if _UNFOLDABLE.match(c)]
+
+
+@settings(max_examples=1000)
+@given(_TEXT)
+def test_vocabulary_is_the_casefolded_words(text: str) -> None:
+    plain = {w.casefold() for w in _NAME_WORD.findall(text)}
+    for given_tokens in (None, tokens(text), normalised(text, limit=None)):
+        assert _vocabulary(extract_facts(text, tokens=given_tokens)) == plain
+    if _UNFOLDABLE.search(text) is None:
+        assert tokens(text) == [w.casefold() for w in _NAME_WORD.findall(text)]
+
+
+def test_vocabulary_examples() -> None:
+    for text in ("", "İstanbul x", "a_b", "Straße STRASSE", "ﬁnance", "ΣΊΣΥΦΟΣ", "ǰ", " \u0345 "):
+        plain = {w.casefold() for w in _NAME_WORD.findall(text)}
+        assert _vocabulary(extract_facts(text, tokens=tokens(text))) == plain
+        assert _vocabulary(extract_facts(text, tokens=normalised(text))) == plain

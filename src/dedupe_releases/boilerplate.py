@@ -121,9 +121,15 @@ class Boilerplate:
                 paragraphs.append("\n".join(kept))
         return "\n\n".join([article.title, *paragraphs])
 
-    def mask_words(self, article: Article) -> tuple[str, list[str], list[int]]:
+    def mask_words(
+        self, article: Article, seen: dict[str, tuple[list[str], list[int], bool]] | None = None
+    ) -> tuple[str, list[str], list[int]]:
         """``mask(article)`` with its tokens and its tokens per sentence, each line tokenised
         once (for its hash and for what is kept), not the masked text again.
+
+        ``seen``: what lines gave before (their tokens, their tokens per sentence, whether
+        they are this boilerplate), filled in here, for a caller masking many articles that
+        share lines (the copies and versions of one release): a line's are its text's alone.
 
         The words are exactly ``sketch.sentence_tokens(mask(article))``'s; the counts are its
         counts with or without some sentences of no words: every line break ends a sentence
@@ -144,8 +150,14 @@ class Boilerplate:
         for paragraph in article.body.split("\n\n"):
             kept = []
             for ln in paragraph.split("\n"):
-                line_words, line_counts = sentence_tokens(ln)
-                if words_hash(line_words) not in self.hashes:
+                known = seen.get(ln) if seen is not None else None
+                if known is None:
+                    line_words, line_counts = sentence_tokens(ln)
+                    known = (line_words, line_counts, words_hash(line_words) in self.hashes)
+                    if seen is not None:
+                        seen[ln] = known
+                line_words, line_counts, dropped = known
+                if not dropped:
                     kept.append(ln)
                     words += line_words
                     counts += line_counts

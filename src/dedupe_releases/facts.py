@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from difflib import SequenceMatcher
 
@@ -78,13 +78,48 @@ class FactDiff:
         return f"{self.kind} differs: {self.a} vs {self.b}"
 
 
+class _Derived:
+    """What ``differing_facts`` derives of one ``Facts``, each part made when first needed.
+
+    Only ever filled from the ``Facts`` it belongs to, so it never changes a result: an
+    article's facts are compared with several others', and these parts are the same each time.
+    """
+
+    __slots__ = ("folded", "names", "title", "tokens", "values", "vocab", "words")
+
+    def __init__(self) -> None:
+        #: ``_values``.
+        self.values: set[str] | None = None
+        #: ``Facts.words``.
+        self.words: tuple[str, ...] | None = None
+        #: ``_folded(words)``, and its set.
+        self.folded: list[str] | None = None
+        self.vocab: set[str] | None = None
+        #: ``sketch.tokens`` of the text when the caller had them: a list, or joined by spaces.
+        self.tokens: str | list[str] | None = None
+        #: Where in ``words`` the names are (``_is_name``).
+        self.names: list[int] | None = None
+        #: The title's words casefolded.
+        self.title: list[str] | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Facts:
     """A text's facts keyed by their context, and its title's words (for name changes)."""
 
     keyed: tuple[tuple[tuple[str, str], tuple[Fact, ...]], ...]  # ((kind, context), facts)
     title: tuple[str, ...]  # title words as written (case kept: names are capitalised)
-    words: tuple[str, ...] = ()  # the text's words as written, for names from the title
+    text: str = ""  # the text itself: its words are looked at for names from the other title
+    #: What ``differing_facts`` derives of these facts, kept for the article's next pair.
+    derived: _Derived = field(default_factory=lambda: _Derived(), compare=False, repr=False)
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The text's words as written (case kept), found when first asked for: most pairs
+        need only the set of their casefolded forms (``_vocabulary``)."""
+        if self.derived.words is None:
+            self.derived.words = tuple(_NAME_WORD.findall(self.text))
+        return self.derived.words
 
     @property
     def count(self) -> int:
@@ -221,15 +256,40 @@ def find_facts(text: str) -> list[tuple[Fact, int, int]]:
     >>> [f.value for f, _, _ in find_facts("£17 million, £17m and £59,898 for 1,500 homes")]
     ['£17000000', '£17000000', '£59898', '1500']
     """
-    return [(_fact(m), m.start(), m.end()) for m in fact_matches(text)]
+    out: list[tuple[Fact, int, int]] = []
+    known = _KNOWN
+    for m in fact_matches(text):
+        key = (m.lastgroup, m.group(0))
+        fact = known.get(key)
+        if fact is None:
+            if len(known) >= _KNOWN_SIZE:
+                known.clear()
+            fact = known[key] = _fact(m)
+        out.append((fact, m.start(), m.end()))
+    return out
+
+
+#: ``_fact`` of the matches seen lately, by kind and text: press releases about one subject
+#: state the same years, sums and dates again and again. ``_fact`` reads nothing but the
+#: kind and the groups, and a kind's groups split its text one way only: each group is
+#: told from its neighbours by its characters (the digits, commas and dots of an amount
+#: from a currency sign, a space or a scale's letters; a day's digits from a month's
+#: letters; ...), whatever the text around the match.
+_KNOWN: dict[tuple[str | None, str], Fact] = {}
+_KNOWN_SIZE = 1 << 16
 
 
 def extract_facts(
-    text: str, title: str = "", found: list[tuple[Fact, int, int]] | None = None
+    text: str,
+    title: str = "",
+    found: list[tuple[Fact, int, int]] | None = None,
+    tokens: str | list[str] | None = None,
 ) -> Facts:
     """A text's facts keyed by ``(kind, context)``: the words either side, facts replaced.
 
-    ``found``: ``find_facts(text)`` when the caller already has it.
+    ``found``: ``find_facts(text)`` when the caller already has it. ``tokens``:
+    ``sketch.tokens(text)`` when the caller has them, as a list or joined by spaces
+    (``verify.normalised``), for ``_vocabulary``.
 
     >>> f = extract_facts("The council has today (9 July 2018) announced £17 million.")
     >>> [(k, [x.shown for x in v]) for k, v in f.keyed]
@@ -262,11 +322,13 @@ def extract_facts(
             keyed[(fact.kind, " ".join(words[i - CONTEXT_WORDS : i]) + " |")].append(fact)
         if i + CONTEXT_WORDS < len(words):
             keyed[(fact.kind, "| " + " ".join(words[i + 1 : i + 1 + CONTEXT_WORDS]))].append(fact)
-    return Facts(
+    out = Facts(
         tuple(sorted((k, tuple(v)) for k, v in keyed.items())),
         tuple(_NAME_WORD.findall(title)),
-        tuple(_NAME_WORD.findall(text)),
+        text,
     )
+    out.derived.tokens = tokens
+    return out
 
 
 #: Characters tokenised at each end of a long stretch between two facts.
@@ -311,6 +373,14 @@ def _is_name(word: str) -> bool:
     return word[:1].isupper() or word[:1].isdigit()
 
 
+def _all_values(facts: Facts) -> set[str]:
+    """``_values(facts)``, kept in ``facts.derived``."""
+    derived = facts.derived
+    if derived.values is None:
+        derived.values = _values(facts)
+    return derived.values
+
+
 def differing_facts(a: Facts, b: Facts) -> list[FactDiff]:
     """Facts on which two texts disagree (empty when they agree or only one states a fact).
 
@@ -319,6 +389,10 @@ def differing_facts(a: Facts, b: Facts) -> list[FactDiff]:
     names were swapped: the titles line up word for word except where both put a different
     capitalised word or number (``... Kurz of Austria`` / ``... Macron of France``), or a
     name from one title is missing from the other text, which has another name in its place.
+
+    What is derived of each side's facts alone is kept with them (``Facts.derived``) for the
+    article's other pairs. When every value of one text is stated somewhere in the other,
+    no context can disagree, so the contexts are not looked at.
 
     >>> x = extract_facts("Leeds gets £17 million to improve roads, the minister said.")
     >>> y = extract_facts("Leeds gets £18 million to improve roads, the minister said.")
@@ -329,30 +403,83 @@ def differing_facts(a: Facts, b: Facts) -> list[FactDiff]:
     []
     """
     out: list[FactDiff] = []
-    seen: set[tuple[str, str, str]] = set()
-    other = dict(b.keyed)
-    all_a, all_b = _values(a), _values(b)
-    for key, facts_a in a.keyed:
-        facts_b = other.get(key)
-        if facts_b is None:
-            continue
-        # A value counts only if the other text never states it: an update that reuses a
-        # sentence pattern for a new date still states the old one where it was.
-        only_a = sorted({f.value for f in facts_a} - all_b)
-        only_b = sorted({f.value for f in facts_b} - all_a)
-        if only_a and only_b:
-            shown_a = next(f.shown for f in facts_a if f.value == only_a[0])
-            shown_b = next(f.shown for f in facts_b if f.value == only_b[0])
-            mark = (key[0], only_a[0], only_b[0])
+    all_a, all_b = _all_values(a), _all_values(b)
+    if not all_a <= all_b and not all_b <= all_a:
+        seen: set[tuple[str, str, str]] = set()
+        other = dict(b.keyed)
+        for key, facts_a in a.keyed:
+            facts_b = other.get(key)
+            if facts_b is None:
+                continue
+            # A value counts only if the other text never states it: an update that reuses
+            # a sentence pattern for a new date still states the old one where it was.
+            only_a = {f.value for f in facts_a} - all_b
+            if not only_a:
+                continue
+            only_b = {f.value for f in facts_b} - all_a
+            if not only_b:
+                continue
+            first_a, first_b = min(only_a), min(only_b)
+            mark = (key[0], first_a, first_b)
             if mark not in seen:
                 seen.add(mark)
+                shown_a = next(f.shown for f in facts_a if f.value == first_a)
+                shown_b = next(f.shown for f in facts_b if f.value == first_b)
                 out.append(FactDiff(key[0], shown_a, shown_b))
-    out.extend(_title_diffs(a.title, b.title))
+    out.extend(_title_diffs(a.title, b.title, a, b))
     if not out:
         out.extend(_name_diffs(a, b))
     if not out:
         out.extend(FactDiff(d.kind, d.b, d.a) for d in _name_diffs(b, a))
     return out
+
+
+def _folded_words(facts: Facts) -> list[str]:
+    """``_folded(facts.words)``, kept in ``facts.derived``."""
+    derived = facts.derived
+    if derived.folded is None:
+        derived.folded = _folded(facts.words)
+    return derived.folded
+
+
+#: Characters whose casefolded form is not all word characters where they are one, or all
+#: others where they are not (``"İ"`` folds to ``"i"`` and a combining dot), and "_" (a
+#: word character to ``sketch.tokens``, not to ``_NAME_WORD``). Tested over every code point.
+_UNFOLDABLE = re.compile(
+    "[_\u0130\u01f0\u0345\u0390\u03b0\u1e96-\u1e99\u1f50\u1f52\u1f54\u1f56"
+    "\u1fb6\u1fb7\u1fc6\u1fc7\u1fd2\u1fd3\u1fd6\u1fd7\u1fe2-\u1fe4\u1fe6\u1fe7"
+    "\u1ff6\u1ff7]"
+)
+
+
+def _vocabulary(facts: Facts) -> set[str]:
+    """``set(_folded(facts.words))``, kept in ``facts.derived``: from the text's tokens when
+    the caller gave them (``extract_facts``) and the text holds none of ``_UNFOLDABLE``.
+
+    Exact because then a word character's casefolded form is all word characters, any other
+    character's all others (never none), and ``casefold`` folds character by character, so
+    the tokens of the casefolded text (``sketch.tokens``) are the casefolded words.
+    """
+    derived = facts.derived
+    if derived.vocab is None:
+        tokens = derived.tokens
+        if tokens is not None and _UNFOLDABLE.search(facts.text) is None:
+            if isinstance(tokens, str):
+                derived.vocab = set(tokens.split(" ")) if tokens else set()
+            else:
+                derived.vocab = set(tokens)
+        else:
+            derived.vocab = set(_folded_words(facts))
+        derived.tokens = None
+    return derived.vocab
+
+
+def _name_places(facts: Facts) -> list[int]:
+    """Where in ``facts.words`` the names are, in order, kept in ``facts.derived``."""
+    derived = facts.derived
+    if derived.names is None:
+        derived.names = [i for i, w in enumerate(facts.words) if _is_name(w)]
+    return derived.names
 
 
 def _name_diffs(a: Facts, b: Facts) -> list[FactDiff]:
@@ -361,32 +488,37 @@ def _name_diffs(a: Facts, b: Facts) -> list[FactDiff]:
     A title that lost its second half to a scraper cannot be lined up word for word, but
     its names still appear in the text: ``met Prime Minister Rutte of the Netherlands`` in
     one text and ``met Prime Minister Hasina of Bangladesh`` in the other, with the same
-    words around them, is a swapped name.
+    words around them, is a swapped name. Only the names of each text are walked (a word
+    of ``missing`` is a name).
     """
-    low_b = _folded(b.words)
-    vocab_b = set(low_b)
+    vocab_b = _vocabulary(b)
     missing = {w for w in a.title if _is_name(w) and w.casefold() not in vocab_b}
     if not missing:
         return []
-    low_a = _folded(a.words)
-    vocab_a = set(low_a)
+    low_b, vocab_a = _folded_words(b), _vocabulary(a)
     n = CONTEXT_WORDS
     after_ctx: dict[tuple[str, ...], set[str]] = defaultdict(set)  # words before -> word
     before_ctx: dict[tuple[str, ...], set[str]] = defaultdict(set)  # words after -> word
-    for i, w in enumerate(b.words):
-        if _is_name(w) and low_b[i] not in vocab_a:
+    words_b = b.words
+    for i in _name_places(b):
+        if low_b[i] not in vocab_a:
+            w = words_b[i]
             if i >= n:
                 after_ctx[tuple(low_b[i - n : i])].add(w)
-            if i + n < len(b.words):
+            if i + n < len(words_b):
                 before_ctx[tuple(low_b[i + 1 : i + 1 + n])].add(w)
-    for i, w in enumerate(a.words):
+    if not after_ctx and not before_ctx:
+        return []
+    words_a, low_a = a.words, _folded_words(a)
+    for i in _name_places(a):
+        w = words_a[i]
         if w not in missing:
             continue
         found = after_ctx.get(tuple(low_a[i - n : i])) if i >= n else None
-        if not found and i + n < len(a.words):
+        if not found and i + n < len(words_a):
             found = before_ctx.get(tuple(low_a[i + 1 : i + 1 + n]))
         if found:
-            return [FactDiff("name", w, sorted(found)[0])]
+            return [FactDiff("name", w, min(found))]
     return []
 
 
@@ -405,12 +537,19 @@ def _folded(words: tuple[str, ...]) -> list[str]:
 TITLE_ALIGN_RATIO = 0.6
 
 
-def _title_diffs(a: tuple[str, ...], b: tuple[str, ...]) -> list[FactDiff]:
+def _title_diffs(
+    a: tuple[str, ...], b: tuple[str, ...], fa: Facts | None = None, fb: Facts | None = None
+) -> list[FactDiff]:
+    """Names swapped between two titles (``fa``/``fb``: the facts they are the titles of,
+    to keep their casefolded words in). Titles of the same words have none: no word is
+    replaced."""
     if not a or not b:
         return []
-    fa = [w.casefold() for w in a]
-    fb = [w.casefold() for w in b]
-    matcher = SequenceMatcher(None, fa, fb, autojunk=False)
+    fold_a = _folded_title(a, fa)
+    fold_b = _folded_title(b, fb)
+    if fold_a == fold_b:
+        return []
+    matcher = SequenceMatcher(None, fold_a, fold_b, autojunk=False)
     if matcher.ratio() < TITLE_ALIGN_RATIO:
         return []
     out = []
@@ -422,3 +561,11 @@ def _title_diffs(a: tuple[str, ...], b: tuple[str, ...]) -> list[FactDiff]:
         if names_a and names_b:
             out.append(FactDiff("title", " ".join(a[i1:i2]), " ".join(b[j1:j2])))
     return out
+
+
+def _folded_title(title: tuple[str, ...], facts: Facts | None) -> list[str]:
+    if facts is None:
+        return [w.casefold() for w in title]
+    if facts.derived.title is None:
+        facts.derived.title = [w.casefold() for w in title]
+    return facts.derived.title

@@ -45,15 +45,17 @@ def stored_features(
     config: Config,
     boilerplate: Boilerplate,
     found: list[tuple[Fact, int, int]] | None = None,
+    lines: dict[str, tuple[list[str], list[int], bool]] | None = None,
 ) -> Features:
     """``verify.features`` from what the workers stored: the article is not tokenised again.
 
     An article holding a learned boilerplate line (``masked``) is compared without it: its
     features are computed from the masked text instead. ``found``: ``facts.find_facts`` of
-    the article's whole text, when the caller has it.
+    the article's whole text, when the caller has it. ``lines``: for
+    ``Boilerplate.mask_words``, what lines of articles masked before gave.
     """
     if masked:  # ``verify.features`` of the masked text, each line tokenised once
-        text, masked_words, counts = boilerplate.mask_words(article)
+        text, masked_words, counts = boilerplate.mask_words(article, lines)
         if len(text) > config.sketch.max_article_chars:  # cut short: tokenise what is kept
             text = text[: config.sketch.max_article_chars]
             masked_words, counts = sentence_tokens(text)
@@ -64,7 +66,7 @@ def stored_features(
             sentence_set,
             len(masked_words),
             " ".join(tokens(article.title)),
-            extract_facts(text, article.title),
+            extract_facts(text, article.title, tokens=masked_words),
         )
     text = article.text
     if len(text) > config.sketch.max_article_chars:
@@ -76,7 +78,7 @@ def stored_features(
         sentences,
         words.count(" ") + 1 if words else 0,
         " ".join(tokens(article.title)),
-        extract_facts(text, article.title, found),
+        extract_facts(text, article.title, found, words),
     )
 
 
@@ -160,25 +162,53 @@ def verify_batch(
     loaded = [unpack_article(record, source, n) for source, n, record, _, _ in articles]
     found: dict[int, list[tuple[Fact, int, int]]] = {}
     feats: dict[int, Features] = {}
+    # What is computed of one text is computed once: copies of a release in a batch (the
+    # articles of its ``exact`` pairs) have the same text, and everything their features are
+    # made of (title, masking, stored shingles and sentence hashes) is compared as well.
+    found_of_text: dict[str, list[tuple[Fact, int, int]]] = {}
+    feats_of_copy: dict[tuple[str, str, bool, bytes, bytes], Features] = {}
+    lines: dict[str, tuple[list[str], list[int], bool]] = {}  # masked lines, by their text
 
     def facts_of(k: int) -> list[tuple[Fact, int, int]]:
         if k not in found:
-            found[k] = find_facts(loaded[k].text)
+            text = loaded[k].text
+            if text not in found_of_text:
+                found_of_text[text] = find_facts(text)
+            found[k] = found_of_text[text]
         return found[k]
 
     def features_of(k: int) -> Features:
         if k not in feats:
             _, _, record, sentences, masked = articles[k]
-            feats[k] = stored_features(
-                loaded[k],
-                unpack_shingles(record),
-                np.frombuffer(sentences, dtype="<u8").astype(np.uint64),
-                masked,
-                config,
-                mask,
-                None if masked else facts_of(k),
-            )
+            shingles = unpack_shingles(record)
+            article = loaded[k]
+            key = (article.text, article.title, masked, shingles.tobytes(), sentences)
+            if key not in feats_of_copy:
+                feats_of_copy[key] = stored_features(
+                    article,
+                    shingles,
+                    np.frombuffer(sentences, dtype="<u8").astype(np.uint64),
+                    masked,
+                    config,
+                    mask,
+                    None if masked else facts_of(k),
+                    lines,
+                )
+            feats[k] = feats_of_copy[key]
         return feats[k]
+
+    words_of_copy: dict[tuple[str, str, bool], int] = {}
+
+    def words_of(k: int) -> int:
+        """``stored_words``: the features' own count when they were computed."""
+        if k in feats:
+            return feats[k].words
+        masked = articles[k][4]
+        article = loaded[k]
+        key = (article.text, article.title, masked)
+        if key not in words_of_copy:
+            words_of_copy[key] = stored_words(article, masked, config, mask)
+        return words_of_copy[key]
 
     out: list[MatchData | None] = []
     measures: list[Measures | None] = [None] * len(articles)
@@ -194,13 +224,7 @@ def verify_batch(
         if verdict is not None and verdict.relation in _CLUSTERED:
             for k in (i, j):
                 if measures[k] is None:
-                    _, _, _, _, masked = articles[k]
-                    words = (
-                        feats[k].words
-                        if k in feats
-                        else stored_words(loaded[k], masked, config, mask)
-                    )
-                    measures[k] = (words, earliest(facts_of(k)))
+                    measures[k] = (words_of(k), earliest(facts_of(k)))
     return out, measures
 
 
