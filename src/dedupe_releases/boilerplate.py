@@ -112,14 +112,7 @@ class Boilerplate:
         >>> b.mask(a)
         'A title\\n\\nReal text here.\\n\\nTwitter'
         """
-        if not self.hashes or not article.body:
-            return article.text
-        paragraphs = []
-        for paragraph in article.body.split("\n\n"):
-            kept = [ln for ln in paragraph.split("\n") if line_hash(ln) not in self.hashes]
-            if kept:
-                paragraphs.append("\n".join(kept))
-        return "\n\n".join([article.title, *paragraphs])
+        return self.mask_words(article)[0]
 
     def mask_words(
         self, article: Article, seen: dict[str, tuple[list[str], list[int], bool]] | None = None

@@ -82,10 +82,20 @@ def stored_features(
     )
 
 
-def stored_words(article: Article, masked: bool, config: Config, boilerplate: Boilerplate) -> int:
-    """``stored_features(...).words`` alone (what the canonical choice measures), cheaply."""
-    text = boilerplate.mask(article) if masked else article.text
-    return len(tokens(text[: config.sketch.max_article_chars]))
+def stored_words(
+    article: Article,
+    masked: bool,
+    config: Config,
+    boilerplate: Boilerplate,
+    lines: dict[str, tuple[list[str], list[int], bool]] | None = None,
+) -> int:
+    """``stored_features(...).words`` alone (what the canonical choice measures), cheaply:
+    a masked text's words are those ``Boilerplate.mask_words`` found (``lines``: as there)."""
+    limit = config.sketch.max_article_chars
+    if not masked:
+        return len(tokens(article.text[:limit]))
+    text, words, _ = boilerplate.mask_words(article, lines)
+    return len(words) if len(text) <= limit else len(tokens(text[:limit]))
 
 
 def earliest(found: list[tuple[Fact, int, int]]) -> str:
@@ -160,22 +170,19 @@ def verify_batch(
     articles, pairs = batch
     mask = Boilerplate(frozenset(boilerplate))
     loaded = [unpack_article(record, source, n) for source, n, record, _, _ in articles]
-    found: dict[int, list[tuple[Fact, int, int]]] = {}
     feats: dict[int, Features] = {}
     # What is computed of one text is computed once: copies of a release in a batch (the
     # articles of its ``exact`` pairs) have the same text, and everything their features are
     # made of (title, masking, stored shingles and sentence hashes) is compared as well.
-    found_of_text: dict[str, list[tuple[Fact, int, int]]] = {}
+    found: dict[str, list[tuple[Fact, int, int]]] = {}  # find_facts, by text
     feats_of_copy: dict[tuple[str, str, bool, bytes, bytes], Features] = {}
     lines: dict[str, tuple[list[str], list[int], bool]] = {}  # masked lines, by their text
 
     def facts_of(k: int) -> list[tuple[Fact, int, int]]:
-        if k not in found:
-            text = loaded[k].text
-            if text not in found_of_text:
-                found_of_text[text] = find_facts(text)
-            found[k] = found_of_text[text]
-        return found[k]
+        text = loaded[k].text
+        if text not in found:
+            found[text] = find_facts(text)
+        return found[text]
 
     def features_of(k: int) -> Features:
         if k not in feats:
@@ -207,7 +214,7 @@ def verify_batch(
         article = loaded[k]
         key = (article.text, article.title, masked)
         if key not in words_of_copy:
-            words_of_copy[key] = stored_words(article, masked, config, mask)
+            words_of_copy[key] = stored_words(article, masked, config, mask, lines)
         return words_of_copy[key]
 
     out: list[MatchData | None] = []
