@@ -317,15 +317,6 @@ def _sentence_runs(
     return starts[long], lengths[long]
 
 
-def text_hashes(text: str, size: int) -> tuple[list[str], U32, U64]:
-    """Tokens, distinct shingle hashes and distinct sentence hashes of a text, tokenised once.
-
-    The same values as ``tokens``, ``shingle_hashes`` and ``sentence_hashes`` one by one.
-    """
-    words, counts = sentence_tokens(text)
-    return words, *word_hashes(words, counts, size)
-
-
 def word_hashes(words: list[str], counts: Sequence[int], size: int) -> tuple[U32, U64]:
     """Distinct shingle hashes and distinct sentence hashes of tokens already split out:
     ``words`` and ``counts`` as ``sentence_tokens`` gives them.
