@@ -64,7 +64,11 @@ def collect(dump: Path, jobs: int) -> tuple[list[Batch], Any]:
     def in_process(*args: Any, **kwargs: Any) -> Any:
         return real_stored(*args[:5], 1, **kwargs)  # ``jobs`` 1: the recorder is local
 
-    def recording(batch: Any, config: Any, boilerplate: tuple[int, ...]) -> Any:
+    def recording(batch: Any, config: Any, boilerplate: tuple[int, ...] | None = None) -> Any:
+        if boilerplate is None:  # the lines the scan installed in this process
+            from dedupe_releases.verify_batch import installed_boilerplate
+
+            boilerplate = installed_boilerplate()
         batches.append((batch, boilerplate))
         return real(batch, config, boilerplate)
 

@@ -86,27 +86,40 @@ def block_stop_signals() -> set[int | signal.Signals] | None:
     return signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
 
 
+def _start_worker(initializer: Callable[[], object] | None) -> None:
+    _ignore_sigint()
+    if initializer is not None:
+        initializer()
+
+
 def ordered_map(
     func: Callable[[T], R],
     items: Iterable[T],
     jobs: int = 1,
     batch_size: int = 4,
     context: str = "spawn",
+    initializer: Callable[[], object] | None = None,
 ) -> Iterator[R]:
     """``map(func, items)`` computed by ``jobs`` worker processes, in the order of ``items``.
 
     With ``jobs`` 1, or when the whole stream fits in one batch per worker, everything runs
-    in this process (no start-up cost for a small input).
+    in this process (no start-up cost for a small input). ``initializer`` runs once in each
+    process that calls ``func`` (this one, when it does), before its first item: what every
+    item needs alike is sent to a worker once, not with each batch.
 
     >>> list(ordered_map(abs, [-3, 1, -2], jobs=1))
     [3, 1, 2]
     """
     iterator = iter(items)
     if jobs <= 1:
+        if initializer is not None:
+            initializer()
         yield from map(func, iterator)
         return
     head = list(itertools.islice(iterator, batch_size * jobs + 1))
     if len(head) <= batch_size * jobs:
+        if initializer is not None:
+            initializer()
         yield from map(func, head)
         return
     stream = itertools.chain(head, iterator)
@@ -117,7 +130,8 @@ def ordered_map(
             pool = ProcessPoolExecutor(
                 max_workers=jobs,
                 mp_context=multiprocessing.get_context(context),
-                initializer=_ignore_sigint,
+                initializer=_start_worker,
+                initargs=(initializer,),
             )
             for _ in range(jobs):  # one batch per worker starts them all
                 pending.append(

@@ -34,7 +34,9 @@ from dedupe_releases.verify_batch import (
     ArticleData,
     Measures,
     batches_of,
+    boilerplate_bytes,
     from_data,
+    install_boilerplate,
     stored_features,
     stored_words,
     verify_batch,
@@ -323,7 +325,6 @@ def _verify_stored(
     Returns the measures of every article in an ``exact`` or ``near`` verdict (what the
     canonical choice compares).
     """
-    hashes = tuple(sorted(boilerplate.hashes))
     numbers = batches_of(pairs, batch_pairs)
     ids: list[list[str]] = []  # each batch's articles, until its verdicts are back
 
@@ -334,15 +335,17 @@ def _verify_stored(
             articles: list[ArticleData] = []
             for article_id in number:
                 number[article_id] = len(articles)
-                masked = bool(hashes) and store.has_line(article_id, boilerplate.hashes)
+                masked = bool(boilerplate.hashes) and store.has_line(article_id, boilerplate.hashes)
                 articles.append((*store.record_data(article_id), masked))
             ids.append(list(number))
             yield articles, [(number[a], number[b]) for a, b in chunk]
 
     measures: dict[str, Measures] = {}
-    work = partial(verify_batch, config=config, boilerplate=hashes)
+    # The learned lines go to each worker once (tens of thousands of hashes at 1M articles).
+    work = partial(verify_batch, config=config)
+    install = partial(install_boilerplate, boilerplate_bytes(boilerplate))
     for batch, (found, measured) in zip(
-        numbers, ordered_map(work, batches(), jobs, 1), strict=True
+        numbers, ordered_map(work, batches(), jobs, 1, initializer=install), strict=True
     ):
         for article_id, m in zip(ids.pop(0), measured, strict=True):
             if m is not None:

@@ -156,19 +156,44 @@ def from_data(d: MatchData | None) -> Match | None:
     )
 
 
+#: The learned boilerplate that ``verify_batch`` masks when it is given none: set once per
+#: process by ``install_boilerplate``. A big archive learns tens of thousands of lines, and
+#: sending them with every batch cost more than verifying the batch.
+_installed = Boilerplate()
+
+
+def install_boilerplate(hashes: bytes) -> None:
+    """Make the learned line hashes (little-endian uint64, as ``boilerplate_bytes`` gives
+    them) the ones ``verify_batch`` masks in this process: a worker pool's initializer."""
+    global _installed
+    _installed = Boilerplate(frozenset(np.frombuffer(hashes, dtype="<u8").tolist()))
+
+
+def boilerplate_bytes(boilerplate: Boilerplate) -> bytes:
+    """The learned line hashes as ``install_boilerplate`` takes them: sorted, so that a scan
+    sends the same bytes whatever the order of the set."""
+    return np.array(sorted(boilerplate.hashes), dtype="<u8").tobytes()
+
+
+def installed_boilerplate() -> tuple[int, ...]:
+    """The line hashes ``install_boilerplate`` last made current in this process, sorted."""
+    return tuple(sorted(_installed.hashes))
+
+
 def verify_batch(
     batch: tuple[Sequence[ArticleData], Sequence[tuple[int, int]]],
     config: Config,
-    boilerplate: tuple[int, ...],
+    boilerplate: tuple[int, ...] | None = None,
 ) -> tuple[list[MatchData | None], list[Measures | None]]:
     """Each pair's verdict, in order, and the measures of each article in an ``exact`` or
-    ``near`` verdict (None for the others). Pure. ``boilerplate``: the learned line hashes.
+    ``near`` verdict (None for the others). Pure given ``boilerplate``, the learned line
+    hashes; None for those ``install_boilerplate`` made current in this process.
 
     Features are computed only for the articles a verdict needs them for (exact copies are
     decided by their content hashes alone).
     """
     articles, pairs = batch
-    mask = Boilerplate(frozenset(boilerplate))
+    mask = _installed if boilerplate is None else Boilerplate(frozenset(boilerplate))
     loaded = [unpack_article(record, source, n) for source, n, record, _, _ in articles]
     feats: dict[int, Features] = {}
     # What is computed of one text is computed once: copies of a release in a batch (the
