@@ -61,7 +61,9 @@ class Local:
         return ordered_map(partial(ingest_packed, config=config), items, self.jobs)
 
     def candidate_pairs(self, store: Any, config: Config) -> list[tuple[str, str]]:
-        pairs: list[tuple[str, str]] = store.candidate_pairs(config.verify.min_shared_sentences)
+        pairs: list[tuple[str, str]] = store.candidate_pairs(
+            config.verify.min_shared_sentences, config.sketch.max_bucket_pairs
+        )
         return pairs
 
     def verify(

@@ -402,7 +402,7 @@ def _article(title: str, body: str) -> str:
 
 
 def test_bucket_limits_and_moving_star_centres_match_a_scan_from_scratch(tmp_path):
-    """LSH buckets crossing MAX_BUCKET_PAIRS (all pairs <-> a star, whose centre moves when
+    """LSH buckets crossing max_bucket_pairs (all pairs <-> a star, whose centre moves when
     an earlier copy arrives or the first leaves), sentences crossing MAX_SENTENCE_ARTICLES,
     exact-copy groups losing their first member: each step equals a scan from scratch."""
     import random
@@ -425,7 +425,9 @@ def test_bucket_limits_and_moving_star_centres_match_a_scan_from_scratch(tmp_pat
         body = f"{_words(rng, 40)}. {s1} {_words(rng, 40)}. {s2} {_words(rng, 30)}."
         (dump / name).write_text(_article(_words(rng, 4), body))
 
-    for i in range(60):
+    config = Config()
+    base = config.sketch.max_bucket_pairs - 2  # all pairs, until the 20 below arrive
+    for i in range(base):
         near(f"m{i:03d}.txt", i)
     for i in range(3):
         (dump / f"x{i}.txt").write_text(exact)
@@ -456,7 +458,6 @@ def test_bucket_limits_and_moving_star_centres_match_a_scan_from_scratch(tmp_pat
         ),
     ]
     db, forced = tmp_path / "a.db", tmp_path / "b.db"
-    config = Config()
     candidates = []
     for n, step in enumerate(steps):
         step()
@@ -468,4 +469,32 @@ def test_bucket_limits_and_moving_star_centres_match_a_scan_from_scratch(tmp_pat
             assert without_ids(doc) == fresh, f"step {n}, full_fraction {fraction}"
             assert digest(path)
     # The star steps really have fewer candidate pairs than all-pairs would give.
-    assert candidates[1] < candidates[0] + 20 * 60
+    all_pairs = (base + 20) * (base + 19) // 2 - base * (base - 1) // 2
+    assert candidates[1] < candidates[0] + all_pairs // 2
+
+
+def test_an_index_keeps_the_bucket_star_limit_it_was_built_with(tmp_path):
+    """An index built with another ``max_bucket_pairs`` (64, before it was a setting) keeps
+    it: the command line adopts it, so the next run adds no error and finds the same pairs as
+    a scan from scratch with that limit, where the default would make a star."""
+    import dataclasses
+    import random
+
+    rng = random.Random(4)
+    text = _words(rng, 300)
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    for i in range(12):  # 12 near copies: one bucket of 12, all pairs under 64, a star under 8
+        (dump / f"m{i:02d}.txt").write_text(_article("Common release", f"{text} ref{i}."))
+    old = Config()
+    old = dataclasses.replace(old, sketch=dataclasses.replace(old.sketch, max_bucket_pairs=64))
+    assert Config().sketch.max_bucket_pairs < 12 <= old.sketch.max_bucket_pairs
+    db = tmp_path / "old.db"
+    with scan_incremental([dump], old, db, IndexOptions()):
+        pass
+    (dump / "m99.txt").write_text(_article("Common release", f"{text} ref99."))
+    proc = cli("scan", dump, "--index", db, "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout)["counts"]["candidates"]
+    assert found == scratch_document(dump, old)["counts"]["candidates"]
+    assert found > scratch_document(dump)["counts"]["candidates"]

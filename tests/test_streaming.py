@@ -97,7 +97,7 @@ def test_spill_store_gives_back_every_article(generated):
             expected.facts,
         )
     assert len(spill._cache) <= 8  # texts live on disk, not in memory
-    assert spill.candidate_pairs(2) == memory.candidate_pairs(2)
+    assert spill.candidate_pairs(2, 8) == memory.candidate_pairs(2, 8)
     learned = memory.boilerplate(3, 2)
     assert spill.boilerplate(3, 2) == learned and len(learned) > 0
     for article in memory:  # an article with a learned line is verified on its masked text

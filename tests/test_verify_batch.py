@@ -126,7 +126,9 @@ def test_batched_verdicts_equal_the_serial_verifier(generated, jobs):
     config = Config()
     result = scan([generated], config, jobs=1)
     store = result.store
-    pairs = store.candidate_pairs(config.verify.min_shared_sentences)  # type: ignore[union-attr]
+    pairs = store.candidate_pairs(
+        config.verify.min_shared_sentences, config.sketch.max_bucket_pairs
+    )  # type: ignore[union-attr]
     assert len(pairs) > 50
     boilerplate = result.boilerplate
     assert boilerplate.hashes  # some articles are compared on their masked text

@@ -124,3 +124,38 @@ def test_canonical_rule_chain_in_order() -> None:
 def test_scores_dict_is_rounded_and_finite() -> None:
     s = Scores(0.123456, 1.0, 99.999).as_dict()
     assert s == {"jaccard": 0.1235, "containment": 1.0, "ratio": 100.0}
+
+
+def test_prefetch_is_given_every_pair_the_first_grouping_asks_for() -> None:
+    """With ``prefetch``, the (canonical, member) pairs of the first grouping arrive at once,
+    before ``match`` is asked for any of them, and the clusters are the same as without."""
+    base = _text(5, 400).split()
+    a = " ".join(base)
+    b = " ".join(base[:360] + _text(6, 40).split())
+    c = " ".join(base[:320] + _text(6, 40).split() + _text(7, 40).split())
+    d = " ".join(_text(8, 300).split())
+    texts = {"f#1": a, "f#2": b, "f#3": c, "g#1": d, "g#2": d + " more", "g#3": d + " other"}
+    arts = {k: _article(k, t) for k, t in texts.items()}
+    order = list(arts)
+    position = order.index
+    # Stars: each group is linked from a member that is not its canonical copy.
+    links = [("f#2", "f#1"), ("f#2", "f#3"), ("g#3", "g#1"), ("g#3", "g#2")]
+    plain = _verifier(arts)
+    matches = [m for p in links if (m := plain.match(*p))]
+    expected = cluster_matches(matches, arts.__getitem__, plain.match, position)
+
+    v = _verifier(arts)
+    asked: list[tuple[str, str]] = []
+    prefetched: list[tuple[str, str]] = []
+
+    def match(x: str, y: str) -> Match | None:
+        asked.append((x, y))
+        return v.match(x, y)
+
+    def prefetch(pairs: list[tuple[str, str]]) -> None:
+        assert not asked  # before any pair is asked for
+        prefetched.extend(pairs)
+
+    found = cluster_matches(matches, arts.__getitem__, match, position, prefetch=prefetch)
+    assert found == expected
+    assert len(prefetched) == 4 and set(asked[:4]) == set(prefetched)

@@ -18,9 +18,6 @@ import numpy.typing as npt
 
 from dedupe_releases.sketch import MIN_SENTENCE_WORDS, U32, U64, sentence_hashes, tokens
 
-#: A bucket holding more articles than this is linked as a star (each to its first member)
-#: rather than all pairs: 1,000 copies of one release would otherwise be 499,500 pairs.
-MAX_BUCKET_PAIRS = 64
 #: A sentence found in more articles than this is boilerplate, not a shared quote.
 MAX_SENTENCE_ARTICLES = 20
 
@@ -91,10 +88,11 @@ class CandidateIndex:
         lo, hi = owners.searchsorted(np.array([number, number + 1], dtype=np.uint32))
         return _view(self._sentences, np.uint64)[lo:hi].copy()
 
-    def lsh_pairs(self) -> Iterator[tuple[int, int]]:
-        """Pairs of articles that share at least one band key."""
+    def lsh_pairs(self, max_bucket_pairs: int) -> Iterator[tuple[int, int]]:
+        """Pairs of articles that share at least one band key; a bucket of more than
+        ``max_bucket_pairs`` articles gives its star (``SketchConfig.max_bucket_pairs``)."""
         pairs = _bucket_pairs(
-            _view(self._keys, np.uint64), _view(self._key_owner, np.uint32), MAX_BUCKET_PAIRS, None
+            _view(self._keys, np.uint64), _view(self._key_owner, np.uint32), max_bucket_pairs, None
         )
         return _decoded(np.unique(pairs))
 

@@ -232,6 +232,9 @@ def adopt_settings(ctx: click.Context, config: Config, index: Target) -> Config:
         if name in settings and ctx.get_parameter_source(param) == ParameterSource.DEFAULT:
             section = dataclasses.replace(getattr(config, part), **{name: settings[name]})
             config = dataclasses.replace(config, **{part: section})
+    if "max_bucket_pairs" in settings:  # no option: an index keeps the value it was built with
+        sketch = dataclasses.replace(config.sketch, max_bucket_pairs=settings["max_bucket_pairs"])
+        config = dataclasses.replace(config, sketch=sketch)
     return config
 
 

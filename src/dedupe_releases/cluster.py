@@ -51,22 +51,41 @@ def cluster_matches(
     size: Callable[[Article], int] | None = None,
     pinned: Collection[str] = (),
     date: Callable[[Article], str] | None = None,
+    prefetch: Callable[[list[tuple[str, str]]], None] | None = None,
 ) -> list[Cluster]:
     """Group articles joined by exact/near matches; every member verified against the canonical.
 
     ``size`` measures an article's completeness for the canonical choice (``pick_canonical``);
     ``pinned``: article ids a reviewer chose as canonical; ``date``: ``canonical.earliest_date``
-    of an article's text, when known.
+    of an article's text, when known. ``prefetch`` is given every (canonical, member) pair of
+    the first grouping at once, before ``match`` is asked for them one by one: a caller can
+    verify them together (in worker processes) instead.
     """
     edges = [(m.a, m.b) for m in matches if m.relation in CLUSTER_RELATIONS]
     nodes = sorted({x for e in edges for x in e}, key=position)
     clusters: list[Cluster] = []
     pending = [sorted(c, key=position) for c in _components(nodes, edges)]
+    # The first grouping's choices, by ids (kept for the loop below, never whole articles).
+    chosen: dict[str, tuple[str, str | None, tuple[str, ...]]] = {}
+    if prefetch is not None:
+        wanted: list[tuple[str, str]] = []
+        for group in pending:
+            best, runner, why = pick_canonical(
+                [article(i) for i in group], position, size, pinned, date
+            )
+            chosen[group[0]] = (best.id, runner.id if runner else None, why)
+            wanted += [(best.id, member) for member in group if member != best.id]
+        prefetch(wanted)
     while pending:
         group = pending.pop()
-        canonical, runner_up, reasons = pick_canonical(
-            [article(i) for i in group], position, size, pinned, date
-        )
+        if group[0] in chosen:  # a first grouping's component (later groups are new ones)
+            best_id, runner_id, reasons = chosen.pop(group[0])
+            canonical = article(best_id)
+            runner_up = article(runner_id) if runner_id is not None else None
+        else:
+            canonical, runner_up, reasons = pick_canonical(
+                [article(i) for i in group], position, size, pinned, date
+            )
         kept: dict[str, float] = {canonical.id: 1.0}
         rejected: list[str] = []
         for member in group:

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from dedupe_releases.boilerplate import Boilerplate
-from dedupe_releases.candidates import MAX_BUCKET_PAIRS, MAX_SENTENCE_ARTICLES, _bucket_pairs
+from dedupe_releases.candidates import MAX_SENTENCE_ARTICLES, _bucket_pairs
 from dedupe_releases.config import Config
 from dedupe_releases.errors import EngineError
 from dedupe_releases.parallel import block_stop_signals
@@ -118,10 +118,13 @@ def _partitioned(packed: Sequence[PackedFile], partitions: int) -> list[Part]:
     return out
 
 
-def group_partition(firsts: Sequence[int], *parts: Part) -> tuple[U64, U64, U64, U64]:
+def group_partition(
+    firsts: Sequence[int], max_bucket_pairs: int, *parts: Part
+) -> tuple[U64, U64, U64, U64]:
     """One shuffle task: the pairs of one partition's buckets, as ``i << 32 | j`` keys.
 
-    ``firsts[b]`` is the number (in path order) of batch ``b``'s first article. Returns the
+    ``firsts[b]`` is the number (in path order) of batch ``b``'s first article; a band
+    bucket of more than ``max_bucket_pairs`` articles gives its star. Returns the
     band pairs, the sentence pairs with how many sentences each shares here, and the pairs of
     equal content hashes (the first copy with each other one).
     """
@@ -138,7 +141,7 @@ def group_partition(firsts: Sequence[int], *parts: Part) -> tuple[U64, U64, U64,
             ]
         ).astype(np.uint32)
         joined.append((keys, owners))
-    bands: U64 = np.unique(_bucket_pairs(*joined[0], MAX_BUCKET_PAIRS, None))
+    bands: U64 = np.unique(_bucket_pairs(*joined[0], max_bucket_pairs, None))
     found = _bucket_pairs(*joined[1], None, MAX_SENTENCE_ARTICLES)
     sentence_pairs: U64 = np.unique(found)
     shared = np.unique(found, return_counts=True)[1].astype(np.uint64)
@@ -359,7 +362,11 @@ class DaskEngine:
         if self._parts:
             groups = [
                 client.submit(
-                    group_partition, self._firsts, *[b[i] for b in self._parts], pure=False
+                    group_partition,
+                    self._firsts,
+                    config.sketch.max_bucket_pairs,
+                    *[b[i] for b in self._parts],
+                    pure=False,
                 )
                 for i in range(len(self._parts[0]))
             ]

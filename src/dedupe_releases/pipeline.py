@@ -233,7 +233,9 @@ def scan(
             on_file(item.source)
     store = result.store
     if engine is None:
-        pairs = store.candidate_pairs(config.verify.min_shared_sentences)
+        pairs = store.candidate_pairs(
+            config.verify.min_shared_sentences, config.sketch.max_bucket_pairs
+        )
     else:
         pairs = engine.candidate_pairs(store, config)
     result.candidates = len(pairs)
@@ -248,6 +250,7 @@ def scan(
     size: Callable[[Article], int] = lambda a: verifier.features(a.id).words  # noqa: E731
     date: Callable[[Article], str] | None = None
     verified = engine is not None or spill is not None
+    prefetch: Callable[[list[tuple[str, str]]], None] | None = None
     if engine is not None:
         verifier.remember(
             {
@@ -265,6 +268,24 @@ def scan(
         )
         size = partial(_stored_size, spill, config, result.boilerplate, measures)
         date = partial(_stored_date, measures)
+
+        def prefetch(wanted: list[tuple[str, str]]) -> None:
+            """The pairs of each cluster's canonical copy with its members that no candidate
+            gave (a bucket's star need not start at the canonical), verified by the pool too.
+            Their verdicts of none are remembered as well: clustering asks for each once."""
+            todo = [(a, b) for a, b in wanted if not verifier.knows(a, b)]
+            measures.update(
+                _verify_stored(
+                    spill,
+                    todo,
+                    config,
+                    result.boilerplate,
+                    verifier,
+                    jobs or default_jobs(),
+                    remember_none=True,
+                )
+            )
+
     # Verified candidates: only those with a relation are remembered (a verdict of none for
     # every candidate pair is most of the parent's memory on a big archive), so a pair the
     # verifier does not know has none. Clustering may ask again for such a pair (a member
@@ -288,6 +309,7 @@ def scan(
         size,
         pinned,
         date,
+        prefetch,
     )
     cluster_of = {m: c.id for c in result.clusters for m in c.members}
     # Every verified pair not inside one cluster is reported, in path order: `related`
@@ -319,8 +341,10 @@ def _verify_stored(
     verifier: Verifier,
     jobs: int,
     batch_pairs: int = VERIFY_BATCH_PAIRS,
+    remember_none: bool = False,
 ) -> dict[str, Measures]:
-    """Verify ``pairs`` in batches over ``jobs`` processes; ``verifier`` remembers each relation.
+    """Verify ``pairs`` in batches over ``jobs`` processes; ``verifier`` remembers each relation
+    (and each verdict of none, with ``remember_none``).
 
     Returns the measures of every article in an ``exact`` or ``near`` verdict (what the
     canonical choice compares).
@@ -352,7 +376,7 @@ def _verify_stored(
                 measures[article_id] = m
         verdicts = {}
         for n, data in zip(batch, found, strict=True):
-            if (verdict := from_data(data)) is not None:
+            if (verdict := from_data(data)) is not None or remember_none:
                 a, b = pairs[n]
                 verdicts[(a, b) if a <= b else (b, a)] = verdict
         verifier.remember(verdicts)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dedupe_releases.boilerplate import Boilerplate
-from dedupe_releases.candidates import MAX_BUCKET_PAIRS, MAX_SENTENCE_ARTICLES, sentence_hashes
+from dedupe_releases.candidates import MAX_SENTENCE_ARTICLES, sentence_hashes
 from dedupe_releases.cluster import CLUSTER_RELATIONS, cluster_id, cluster_matches
 from dedupe_releases.config import Config
 from dedupe_releases.decisions import Decisions
@@ -225,7 +225,9 @@ class _Work:
 
     def all_pairs(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Every candidate pair of the final archive, against every stored relation."""
-        final = self.index.candidate_rid_pairs(self.config.verify.min_shared_sentences)
+        final = self.index.candidate_rid_pairs(
+            self.config.verify.min_shared_sentences, self.config.sketch.max_bucket_pairs
+        )
         stored = self.index.all_relation_pairs()
         final_set = set(final)
         to_delete = sorted(p for p in stored if p not in final_set)
@@ -253,7 +255,9 @@ class _Work:
         for k, (new, gone) in band_changes.items():
             self.check_stop()
             if band_sizes[k] >= 2:  # (a bucket of one makes no pair, now or before)
-                routed |= self._bucket_review("bands", k, new, gone, MAX_BUCKET_PAIRS)
+                routed |= self._bucket_review(
+                    "bands", k, new, gone, self.config.sketch.max_bucket_pairs
+                )
         for c, (new, gone) in content_changes.items():
             routed |= self._content_review(c, new, gone)
         # Every sentence of an added article is a changed key, so for a pair with an added
@@ -376,7 +380,7 @@ class _Work:
         bands_b, sentences_b, content_b = self._article_keys(b)
         for key in bands_a & bands_b:
             size, first = self._band(key)
-            if size <= MAX_BUCKET_PAIRS or first in (a, b):
+            if size <= self.config.sketch.max_bucket_pairs or first in (a, b):
                 return True
         shared = 0
         for key in sentences_a & sentences_b:

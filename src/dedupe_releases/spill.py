@@ -381,9 +381,11 @@ class SpillStore:
             self._file.flush()
             self._flushed = True
 
-    def candidate_pairs(self, min_shared_sentences: int) -> list[tuple[str, str]]:
+    def candidate_pairs(
+        self, min_shared_sentences: int, max_bucket_pairs: int
+    ) -> list[tuple[str, str]]:
         """Pairs to verify, in path order: shared band, shared sentences, or same text."""
-        pairs: set[tuple[int, int]] = set(self._candidates.lsh_pairs())
+        pairs: set[tuple[int, int]] = set(self._candidates.lsh_pairs(max_bucket_pairs))
         pairs.update(self._candidates.sentence_pairs(min_shared_sentences))
         pairs.update(self._same_hash_pairs())
         return [(self._id(i), self._id(j)) for i, j in sorted(pairs)]

@@ -78,9 +78,11 @@ class MemoryStore:
         """Body lines found under at least ``min_titles`` titles in ``min_files`` files."""
         return learn(self._lines, self._file_of, self._title_of, min_titles, min_files)
 
-    def candidate_pairs(self, min_shared_sentences: int) -> list[tuple[str, str]]:
+    def candidate_pairs(
+        self, min_shared_sentences: int, max_bucket_pairs: int
+    ) -> list[tuple[str, str]]:
         """Pairs to verify, in path order: shared band, shared sentences, or same text."""
-        pairs: set[tuple[int, int]] = set(self._candidates.lsh_pairs())
+        pairs: set[tuple[int, int]] = set(self._candidates.lsh_pairs(max_bucket_pairs))
         pairs.update(self._candidates.sentence_pairs(min_shared_sentences))
         for group in self._by_hash.values():  # exact copies, even when too short to sketch
             pairs.update((group[0], other) for other in group[1:])

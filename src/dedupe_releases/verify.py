@@ -252,6 +252,10 @@ class Verifier:
         """The remembered relation of two articles, never computed here (None if not known)."""
         return self._memo.get((a, b) if a <= b else (b, a))
 
+    def knows(self, a: str, b: str) -> bool:
+        """Whether the pair's verdict (perhaps none) is remembered."""
+        return ((a, b) if a <= b else (b, a)) in self._memo
+
     def remember(self, verified: Mapping[tuple[str, str], Match | None]) -> None:
         """Take relations verified elsewhere (by smaller id, larger id) as this one's own."""
         self._memo.update(verified)

@@ -30,7 +30,7 @@ import numpy as np
 
 from dedupe_releases import __version__
 from dedupe_releases.boilerplate import Boilerplate, title_hash
-from dedupe_releases.candidates import MAX_BUCKET_PAIRS, MAX_SENTENCE_ARTICLES, MIN_SENTENCE_WORDS
+from dedupe_releases.candidates import MAX_SENTENCE_ARTICLES, MIN_SENTENCE_WORDS
 from dedupe_releases.config import Config
 from dedupe_releases.errors import IndexError_
 from dedupe_releases.index.schema import (
@@ -119,7 +119,6 @@ def settings_of(config: Config) -> dict[str, Any]:
     for part in (config.fix, config.split, config.sketch, config.verify):
         out.update((f.name, getattr(part, f.name)) for f in dataclasses.fields(part))
     out.update(
-        max_bucket_pairs=MAX_BUCKET_PAIRS,
         max_sentence_articles=MAX_SENTENCE_ARTICLES,
         min_sentence_words=MIN_SENTENCE_WORDS,
     )
@@ -339,18 +338,22 @@ class Index:
         self._article_cache.clear()
         self._positions.clear()
 
-    def candidate_pairs(self, min_shared_sentences: int) -> list[tuple[str, str]]:
+    def candidate_pairs(
+        self, min_shared_sentences: int, max_bucket_pairs: int
+    ) -> list[tuple[str, str]]:
         """Every candidate pair of the articles in view, as ``MemoryStore`` finds them.
 
         Loads all band keys and sentence hashes (like a from-scratch scan): for building an
         index or a full recomputation. Incremental runs ask about single buckets instead.
         """
-        refs, pairs = self._candidates(min_shared_sentences)
+        refs, pairs = self._candidates(min_shared_sentences, max_bucket_pairs)
         return [(refs[i][1], refs[j][1]) for i, j in pairs]
 
-    def candidate_rid_pairs(self, min_shared_sentences: int) -> list[tuple[int, int]]:
+    def candidate_rid_pairs(
+        self, min_shared_sentences: int, max_bucket_pairs: int
+    ) -> list[tuple[int, int]]:
         """``candidate_pairs`` as ``(smaller row id, larger row id)``, in path order."""
-        refs, pairs = self._candidates(min_shared_sentences)
+        refs, pairs = self._candidates(min_shared_sentences, max_bucket_pairs)
         out = []
         for i, j in pairs:
             a, b = refs[i][0], refs[j][0]
@@ -358,7 +361,7 @@ class Index:
         return out
 
     def _candidates(
-        self, min_shared_sentences: int
+        self, min_shared_sentences: int, max_bucket_pairs: int
     ) -> tuple[list[tuple[int, str]], list[tuple[int, int]]]:
         from dedupe_releases.candidates import CandidateIndex
         from dedupe_releases.sketch import band_keys
@@ -383,7 +386,7 @@ class Index:
             number = index.add(keys, np.frombuffer(sentences, dtype="<u8").astype(np.uint64))
             refs.append((int(rid), str(ref)))
             by_hash.setdefault(content, []).append(number)
-        pairs: set[tuple[int, int]] = set(index.lsh_pairs())
+        pairs: set[tuple[int, int]] = set(index.lsh_pairs(max_bucket_pairs))
         pairs.update(index.sentence_pairs(min_shared_sentences))
         for group in by_hash.values():  # exact copies, even when too short to sketch
             pairs.update((group[0], other) for other in group[1:])
