@@ -60,11 +60,11 @@ class SketchConfig:
     max_bucket_pairs: int = 8
     """A band bucket holding more articles than this is linked as a star (its first article,
     in path order, with each other one) rather than all pairs. Copies of one release share
-    buckets: 30 copies are 435 pairs, their star 29, and the clusters come out the same (every
+    buckets: 30 copies are 435 pairs, their star 29, and the clusters hardly change (every
     member is verified against the canonical copy anyway). 8: at 1M generated articles, where
-    planted releases have up to 150 copies, 64 verified 413,722 pairs and 8 verifies 175,601,
-    with the same precision and recall; at 100k the output is identical. An index keeps the
-    value it was built with."""
+    planted releases have up to 63 copies, 64 verified 413,722 pairs and 8 verifies 175,656,
+    with the same precision and recall; at 100k only the count of candidates changes. An
+    index keeps the value it was built with."""
 
     @property
     def rows(self) -> int:
