@@ -410,7 +410,9 @@ class DaskEngine:
     ) -> dict[tuple[str, str], Match | None]:
         """The relation of every pair, verified on the cluster, by (smaller id, larger id)."""
         client = self.client
-        shared = client.scatter([config, boilerplate], broadcast=True)
+        # A key of its own each call: a second call with equal data would otherwise share the
+        # first call's key while that one is being released, and its tasks could wait forever.
+        shared = client.scatter([config, boilerplate], broadcast=True, hash=False)
         # At least a few tasks per worker, so a small run spreads too.
         size = max(min(self.pairs_per_task, -(-len(pairs) // (4 * self._workers()))), 1)
         chunks = (pairs[i : i + size] for i in range(0, len(pairs), size))

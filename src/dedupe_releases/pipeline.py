@@ -259,6 +259,14 @@ def scan(
                 if m is not None
             }
         )
+        dask = engine
+
+        def prefetch(wanted: list[tuple[str, str]]) -> None:
+            """Clustering's canonical-member pairs, verified on the cluster in one round."""
+            todo = [(a, b) for a, b in wanted if not verifier.knows(a, b)]
+            if todo:
+                verifier.remember(dask.verify(todo, store, config, result.boilerplate))
+
     elif spill is not None:
         # The pool verifies the candidates in batches; the verdicts are remembered, so the
         # clustering below asks for them again without recomputing anything, and so are the
