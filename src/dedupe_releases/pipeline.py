@@ -250,7 +250,9 @@ def scan(
     size: Callable[[Article], int] = lambda a: verifier.features(a.id).words  # noqa: E731
     date: Callable[[Article], str] | None = None
     verified = engine is not None or spill is not None
-    prefetch: Callable[[list[tuple[str, str]]], None] | None = None
+    # Verifies a list of pairs not yet known where the candidates were verified, remembering
+    # every verdict (none included): for the clustering's canonical-member pairs below.
+    verify_more: Callable[[list[tuple[str, str]]], None] | None = None
     if engine is not None:
         verifier.remember(
             {
@@ -259,40 +261,34 @@ def scan(
                 if m is not None
             }
         )
-        dask = engine
-
-        def prefetch(wanted: list[tuple[str, str]]) -> None:
-            """Clustering's canonical-member pairs, verified on the cluster in one round."""
-            todo = [(a, b) for a, b in wanted if not verifier.knows(a, b)]
-            if todo:
-                verifier.remember(dask.verify(todo, store, config, result.boilerplate))
-
+        on_cluster = partial(
+            engine.verify, store=store, config=config, boilerplate=result.boilerplate
+        )
+        verify_more = lambda todo: verifier.remember(on_cluster(todo))  # noqa: E731
     elif spill is not None:
         # The pool verifies the candidates in batches; the verdicts are remembered, so the
         # clustering below asks for them again without recomputing anything, and so are the
         # measures of the articles the canonical choice compares.
-        measures = _verify_stored(
-            spill, pairs, config, result.boilerplate, verifier, jobs or default_jobs()
+        in_pool = partial(
+            _verify_stored,
+            spill,
+            config=config,
+            boilerplate=result.boilerplate,
+            verifier=verifier,
+            jobs=jobs or default_jobs(),
         )
+        measures = in_pool(pairs)
         size = partial(_stored_size, spill, config, result.boilerplate, measures)
         date = partial(_stored_date, measures)
+        verify_more = lambda todo: measures.update(in_pool(todo, remember_none=True))  # noqa: E731
 
-        def prefetch(wanted: list[tuple[str, str]]) -> None:
-            """The pairs of each cluster's canonical copy with its members that no candidate
-            gave (a bucket's star need not start at the canonical), verified by the pool too.
-            Their verdicts of none are remembered as well: clustering asks for each once."""
-            todo = [(a, b) for a, b in wanted if not verifier.knows(a, b)]
-            measures.update(
-                _verify_stored(
-                    spill,
-                    todo,
-                    config,
-                    result.boilerplate,
-                    verifier,
-                    jobs or default_jobs(),
-                    remember_none=True,
-                )
-            )
+    def prefetch(wanted: list[tuple[str, str]]) -> None:
+        """The pairs of each cluster's canonical copy with its members that no candidate gave
+        (a bucket's star need not start at the canonical), verified where the candidates were,
+        in one round, rather than one by one here when clustering asks."""
+        todo = [(a, b) for a, b in wanted if not verifier.knows(a, b)]
+        if todo and verify_more is not None:
+            verify_more(todo)
 
     # Verified candidates: only those with a relation are remembered (a verdict of none for
     # every candidate pair is most of the parent's memory on a big archive), so a pair the
@@ -317,7 +313,7 @@ def scan(
         size,
         pinned,
         date,
-        prefetch,
+        prefetch if verify_more is not None else None,
     )
     cluster_of = {m: c.id for c in result.clusters for m in c.members}
     # Every verified pair not inside one cluster is reported, in path order: `related`
