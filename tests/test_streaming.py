@@ -323,7 +323,10 @@ def test_minhash_segments_equal_the_plain_minimum(sizes, gaps, block, seed):
 
 
 _ITEM = st.binary(min_size=1, max_size=40).map(lambda b: b.replace(b" ", b"x")) | st.sampled_from(
-    [b"\x00", b"\x01", b"\x02", "é£".encode(), b"a" * 23, b"b" * 24, b"c" * 25, b"d" * 300]
+    [
+        *(b"\x00", b"\x01", b"\x02", "é£".encode(), b"a" * 23, b"b" * 24, b"c" * 25),
+        *(b"d" * 300, b"e" * 255, b"f" * 256),  # past a one-byte length
+    ]
 )
 
 

@@ -254,7 +254,9 @@ def spaced_crc32(data: bytes) -> U64:
     np.not_equal(arr, 32, out=word[1:-1])
     edges = np.flatnonzero(word[1:] != word[:-1])
     starts, lengths = edges[0::2], edges[1::2] - edges[0::2]
-    order = np.argsort(-lengths, kind="stable")
+    # Longest first: lengths past _CRC32_STEPS all take every step, so they may tie, and a
+    # one-byte key lets numpy sort by radix (about 7x faster than on int64).
+    order = np.argsort(np.uint8(255) - np.minimum(lengths, 255).astype(np.uint8), kind="stable")
     starts, lengths = starts[order], lengths[order]
     crc = np.full(len(starts), 0xFFFFFFFF, dtype=np.uint32)
     steps = min(int(lengths[0]) if len(lengths) else 0, _CRC32_STEPS)

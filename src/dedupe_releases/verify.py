@@ -24,6 +24,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -42,14 +43,27 @@ RELATIONS = ("exact", "near", "contains", "contained_in", "related", "template_s
 
 @dataclass(frozen=True, slots=True)
 class Features:
-    """What verification needs of one article, computed once and cached."""
+    """What verification needs of one article, computed once and cached.
+
+    ``facts`` may be given as a function that extracts them: it is called when a pair first
+    needs them (a pair whose texts do not match, a short article's pair, never does; the
+    fact extraction is the largest single cost of an article's features), and only once.
+    """
 
     shingles: U32
     normalised: str
     sentences: U64
     words: int  # word count of the compared (masked) text
     title: str  # normalised title words
-    facts: Facts
+    lazy_facts: Facts | Callable[[], Facts]
+
+    @property
+    def facts(self) -> Facts:
+        found = self.lazy_facts
+        if not isinstance(found, Facts):
+            found = found()
+            object.__setattr__(self, "lazy_facts", found)  # computed once, frozen otherwise
+        return found
 
 
 def features(
@@ -67,7 +81,7 @@ def features(
         sentences(text),
         len(words),
         " ".join(tokens(article.title)),
-        extract_facts(text, article.title),
+        partial(extract_facts, text, article.title),
     )
 
 

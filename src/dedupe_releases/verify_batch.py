@@ -11,7 +11,8 @@ it runs. Never reads a file, never clusters.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 
@@ -44,15 +45,16 @@ def stored_features(
     masked: bool,
     config: Config,
     boilerplate: Boilerplate,
-    found: list[tuple[Fact, int, int]] | None = None,
+    found: Callable[[], list[tuple[Fact, int, int]]] | None = None,
     lines: dict[str, tuple[list[str], list[int], bool]] | None = None,
 ) -> Features:
     """``verify.features`` from what the workers stored: the article is not tokenised again.
 
     An article holding a learned boilerplate line (``masked``) is compared without it: its
-    features are computed from the masked text instead. ``found``: ``facts.find_facts`` of
-    the article's whole text, when the caller has it. ``lines``: for
-    ``Boilerplate.mask_words``, what lines of articles masked before gave.
+    features are computed from the masked text instead. ``found``: gives
+    ``facts.find_facts`` of the article's whole text, when the caller keeps it (called only
+    if the facts are needed). ``lines``: for ``Boilerplate.mask_words``, what lines of
+    articles masked before gave.
     """
     if masked:  # ``verify.features`` of the masked text, each line tokenised once
         text, masked_words, counts = boilerplate.mask_words(article, lines)
@@ -66,19 +68,23 @@ def stored_features(
             sentence_set,
             len(masked_words),
             " ".join(tokens(article.title)),
-            extract_facts(text, article.title, tokens=masked_words),
+            partial(extract_facts, text, article.title, tokens=masked_words),
         )
     text = article.text
     if len(text) > config.sketch.max_article_chars:
         text, found = text[: config.sketch.max_article_chars], None
     words = normalised(text, limit=None)
+
+    def facts() -> Facts:
+        return extract_facts(text, article.title, None if found is None else found(), words)
+
     return Features(
         shingles,
         words[:RATIO_CHARS],
         sentences,
         words.count(" ") + 1 if words else 0,
         " ".join(tokens(article.title)),
-        extract_facts(text, article.title, found, words),
+        facts,
     )
 
 
@@ -223,7 +229,7 @@ def verify_batch(
                     masked,
                     config,
                     mask,
-                    None if masked else facts_of(k),
+                    None if masked else partial(facts_of, k),
                     lines,
                 )
             feats[k] = feats_of_copy[key]
