@@ -99,6 +99,8 @@ def test_fix_blocks_equals_the_line_by_line_fix(lines):
         "\n\n\n",
         "\x85 \n 0",
         " \n \n \n",
+        "an entity&#10;that breaks the line\n\n“next” one\n&#10;\n\nlast",
+        "“quiet” line\n“loud”  line\n\n\u00e2\u20ac\u2122 and “more”",
     ],
 )
 def test_fix_blocks_edge_cases(text):
