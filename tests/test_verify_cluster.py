@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from articles import make_article as _article
 
@@ -159,3 +160,56 @@ def test_prefetch_is_given_every_pair_the_first_grouping_asks_for() -> None:
     found = cluster_matches(matches, arts.__getitem__, match, position, prefetch=prefetch)
     assert found == expected
     assert len(prefetched) == 4 and set(asked[:4]) == set(prefetched)
+
+
+def test_a_split_group_looks_only_at_its_own_edges() -> None:
+    """Splitting a group that failed its canonical gives the clusters that looking at every
+    edge of the archive gave (the first version of ``cluster_matches``), on random graphs
+    whose verdicts chain: members near a canonical are often not near each other."""
+    import pytest
+
+    from dedupe_releases import cluster
+
+    real = cluster._edges_by_group
+    split_edges: list[int] = []  # edges handed to the groups of each split
+
+    def counted(groups: list[list[str]], edges: list[tuple[str, str]]) -> Any:
+        if groups and edges and calls:  # a split (the first call is the first grouping)
+            split_edges.append(len(edges))
+        calls.append(1)
+        return real(groups, edges)
+
+    for seed in range(40):
+        rng = random.Random(seed)
+        n = rng.randrange(4, 40)
+        arts = {f"f#{i}": _article(f"f#{i}", "word " * rng.randrange(20, 60)) for i in range(n)}
+        ids = list(arts)
+        near = {
+            (a, b)
+            for i, a in enumerate(ids)
+            for b in ids[i + 1 : i + 1 + rng.randrange(1, 5)]
+            if rng.random() < 0.7
+        }
+
+        def match(x: str, y: str, near: Any = near, ids: list[str] = ids) -> Match | None:
+            a, b = sorted((x, y), key=ids.index)
+            if (a, b) not in near:
+                return None
+            return Match(a, b, "near", Scores(0.9, 0.9, 95.0), ("test",))
+
+        matches = [m for a, b in sorted(near) if (m := match(a, b)) is not None]
+        calls: list[int] = []
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(cluster, "_edges_by_group", counted)
+            found = cluster_matches(matches, arts.__getitem__, match, ids.index)
+        with pytest.MonkeyPatch.context() as patch:  # every group given every edge, as before
+            patch.setattr(
+                cluster,
+                "_edges_by_group",
+                lambda groups, edges: {g[0]: list(edges) for g in groups},
+            )
+            expected = cluster_matches(matches, arts.__getitem__, match, ids.index)
+        assert found == expected
+        members = [m for c in found for m in c.members]
+        assert len(members) == len(set(members))
+    assert len(split_edges) >= 10  # groups were split, with edges among the rest

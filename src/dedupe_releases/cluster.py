@@ -37,6 +37,19 @@ def _components(ids: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[li
     return [g for g in groups.values() if len(g) > 1]
 
 
+def _edges_by_group(
+    groups: list[list[str]], edges: Iterable[tuple[str, str]]
+) -> dict[str, list[tuple[str, str]]]:
+    """The edges inside each of some disjoint groups, keyed by the group's first member."""
+    key = {member: group[0] for group in groups for member in group}
+    out: dict[str, list[tuple[str, str]]] = {group[0]: [] for group in groups}
+    for a, b in edges:
+        k = key.get(a)
+        if k is not None and key.get(b) == k:
+            out[k].append((a, b))
+    return out
+
+
 def cluster_id(member_ids: Sequence[str], position: Callable[[str], int]) -> str:
     """A short id from the cluster's earliest member: stable while that article is there."""
     first = min(member_ids, key=position)
@@ -65,6 +78,9 @@ def cluster_matches(
     nodes = sorted({x for e in edges for x in e}, key=position)
     clusters: list[Cluster] = []
     pending = [sorted(c, key=position) for c in _components(nodes, edges)]
+    # Each pending group's own edges, by its first member: a group split below looks only
+    # at its own, not at every edge of the archive again.
+    group_edges = _edges_by_group(pending, edges)
     # The first grouping's choices, by ids (kept for the loop below, never whole articles).
     chosen: dict[str, tuple[str, str | None, tuple[str, ...]]] = {}
     if prefetch is not None:
@@ -78,6 +94,7 @@ def cluster_matches(
         prefetch(wanted)
     while pending:
         group = pending.pop()
+        own_edges = group_edges.pop(group[0], [])
         if group[0] in chosen:  # a first grouping's component (later groups are new ones)
             best_id, runner_id, reasons = chosen.pop(group[0])
             canonical = article(best_id)
@@ -114,7 +131,9 @@ def cluster_matches(
             )
         if len(rejected) > 1:
             inner = set(rejected)
-            sub_edges = [(a, b) for a, b in edges if a in inner and b in inner]
-            pending.extend(sorted(c, key=position) for c in _components(rejected, sub_edges))
+            sub_edges = [(a, b) for a, b in own_edges if a in inner and b in inner]
+            groups = [sorted(c, key=position) for c in _components(rejected, sub_edges)]
+            group_edges.update(_edges_by_group(groups, sub_edges))
+            pending.extend(groups)
     clusters.sort(key=lambda c: position(c.members[0]))
     return clusters
