@@ -11,11 +11,11 @@ read back.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from dedupe_releases.boilerplate import Boilerplate, line_hashes, line_hashes_from, title_hash
 from dedupe_releases.candidates import sentence_hashes
@@ -46,9 +46,6 @@ from dedupe_releases.verify_batch import (
 if TYPE_CHECKING:
     from dedupe_releases.dask_engine import DaskEngine
     from dedupe_releases.decisions import Decisions
-
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -241,19 +238,22 @@ def scan(
     # mostly numpy sorts, which release the GIL: on a spill store (read-only by now) the
     # learning runs in a thread beside the candidate search, on the core the pool left.
     v = config.verify
+    learn = (
+        partial(store.boilerplate, v.boilerplate_min_titles, v.boilerplate_min_files)
+        if v.mask_boilerplate
+        else None
+    )
     with ThreadPoolExecutor(max_workers=1) as beside:
-        learned = None
-        if v.mask_boilerplate:
-            learn = partial(store.boilerplate, v.boilerplate_min_titles, v.boilerplate_min_files)
-            learned = beside.submit(learn) if spill is not None else _done(learn)
+        # An index is read in its own thread only: there, the learning comes after.
+        learning = beside.submit(learn) if learn is not None and spill is not None else None
         if engine is None:
             pairs = store.candidate_pairs(
                 config.verify.min_shared_sentences, config.sketch.max_bucket_pairs
             )
         else:
             pairs = engine.candidate_pairs(store, config)
-        if learned is not None:
-            result.boilerplate = learned.result()
+    if learn is not None:
+        result.boilerplate = learning.result() if learning is not None else learn()
     result.candidates = len(pairs)
     mask = result.boilerplate.mask if result.boilerplate.hashes else None
     fast = partial(_stored_features, spill, config, result.boilerplate) if spill else None
@@ -342,13 +342,6 @@ def scan(
         key=lambda m: (store.position(m.a), store.position(m.b)),
     )
     return result
-
-
-def _done(func: Callable[[], T]) -> Future[T]:
-    """``func()`` run here, as a finished future (an index is read in its own thread only)."""
-    future: Future[T] = Future()
-    future.set_result(func())
-    return future
 
 
 #: Candidate pairs per batch sent to a worker for verification.
