@@ -6,7 +6,9 @@ splitting and signing the files (the workers; the parent stores what they send),
 candidate search and the boilerplate learning (side by side, in two threads: timed as one
 phase, each one's own wall seconds printed below), verifying the candidates (the workers
 again), clustering with the canonical choice, and the JSON output. Prints wall seconds, the
-share of the total, and the parent's own CPU seconds for each phase.
+share of the total, the parent's own CPU seconds and the worker processes' CPU seconds for
+each phase (a pool's CPU is counted when its workers have ended, which each phase waits for),
+and how busy the cores were: all CPU seconds over wall seconds times ``--jobs``.
 
     python benchmarks/phases.py benchmarks/out/corpus-100000-seed1-546f90e8/dump --jobs 2
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import functools
 import io
+import os
 import sys
 import threading
 import time
@@ -36,7 +39,13 @@ class _Null(io.RawIOBase):
 
 _local = threading.local()  # per thread: the timed phase running now, if any
 _lock = threading.Lock()
-_open: dict[str, list[float]] = {}  # phase -> [calls running, wall at start, CPU at start]
+_open: dict[str, list[float]] = {}  # phase -> [calls running, wall, CPU, workers' CPU at start]
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's ended child processes (the pools' workers)."""
+    t = os.times()
+    return t.children_user + t.children_system
 
 
 def _timed(
@@ -64,9 +73,9 @@ def _timed(
         _local.inside = phase
         began = time.perf_counter()
         with _lock:
-            state = _open.setdefault(phase, [0, 0.0, 0.0])
+            state = _open.setdefault(phase, [0, 0.0, 0.0, 0.0])
             if not state[0]:
-                state[1], state[2] = began, time.process_time()
+                state[1], state[2], state[3] = began, time.process_time(), _children_cpu()
             state[0] += 1
         try:
             return real(*args, **kwargs)
@@ -78,9 +87,10 @@ def _timed(
             with _lock:
                 state[0] -= 1
                 if not state[0]:
-                    total = spent.setdefault(phase, [0.0, 0.0])
+                    total = spent.setdefault(phase, [0.0, 0.0, 0.0])
                     total[0] += ended - state[1]
                     total[1] += time.process_time() - state[2]
+                    total[2] += _children_cpu() - state[3]
 
     setattr(owner, name, wrapper)
     return lambda: setattr(owner, name, real)
@@ -106,27 +116,32 @@ def main(argv: list[str] | None = None) -> int:
         _timed(pipeline, "cluster_matches", "clustering and canonicals", spent),
     ]
     try:
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall, cpu, child = time.perf_counter(), time.process_time(), _children_cpu()
         result = pipeline.scan([args.dump], Config(), jobs=args.jobs)
-        scan_wall, scan_cpu = time.perf_counter() - wall, time.process_time() - cpu
+        scan = [time.perf_counter() - wall, time.process_time() - cpu, _children_cpu() - child]
         wall, cpu = time.perf_counter(), time.process_time()
         output.write_json(result, _Null())
-        spent["JSON output"] = [time.perf_counter() - wall, time.process_time() - cpu]
+        spent["JSON output"] = [time.perf_counter() - wall, time.process_time() - cpu, 0.0]
     finally:
         for step in undo:
             step()
-    others = [sum(v[i] for k, v in spent.items() if k != "JSON output") for i in (0, 1)]
-    phases = {"read, fix, split, sign (workers)": [scan_wall - others[0], scan_cpu - others[1]]}
+    others = [sum(v[i] for k, v in spent.items() if k != "JSON output") for i in (0, 1, 2)]
+    ingest = [s - o for s, o in zip(scan, others, strict=True)]
+    phases = {"read, fix, split, sign (workers)": ingest}
     phases.update(spent)
-    total = sum(v[0] for v in phases.values())
+    total = [sum(v[i] for v in phases.values()) for i in (0, 1, 2)]
     print(
         f"{args.dump}: {result.store.files:,} files, {result.candidates:,} candidate pairs, "
         f"{len(result.clusters):,} clusters, --jobs {args.jobs}"
     )
-    print(f"{'phase':<34} {'wall s':>8} {'share':>6} {'parent CPU s':>13}")
-    for label, (seconds, parent) in phases.items():
-        print(f"{label:<34} {seconds:8.2f} {seconds / total:6.1%} {parent:13.2f}")
-    print(f"{'total':<34} {total:8.2f}")
+    print(
+        f"{'phase':<34} {'wall s':>8} {'share':>6} {'parent CPU s':>13} {'workers CPU s':>14} "
+        f"{'cores busy':>10}"
+    )
+    for label, (seconds, parent, workers) in [*phases.items(), ("total", total)]:
+        busy = (parent + workers) / (seconds * args.jobs) if seconds else 0.0
+        share = f"{seconds / total[0]:6.1%}" if label != "total" else " " * 6
+        print(f"{label:<34} {seconds:8.2f} {share} {parent:13.2f} {workers:14.2f} {busy:10.0%}")
     print(
         "(side by side in two threads: the candidate search took "
         f"{alone.get('candidate_pairs', 0.0):.2f} s, the boilerplate learning "
