@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import subprocess
@@ -234,6 +235,13 @@ def test_prefetch_asks_for_exactly_the_records_in_few_ranges(generated, monkeypa
         assert any(start == lo for start, _ in records) and any(end == hi for _, end in records)
     for article_id in wanted:  # a hint only: the same articles read back
         assert spilled.article(article_id) == small.article(article_id)
+
+    def refusing(fd: int, offset: int, length: int, advice: int) -> None:
+        raise OSError(errno.EINVAL, "no hints here")
+
+    monkeypatch.setattr(os, "posix_fadvise", refusing)
+    spilled.prefetch(wanted)  # a file system that takes no hints: no error, nothing changes
+    assert spilled.article(wanted[-1]) == small.article(wanted[-1])
 
 
 def test_ahead_asks_for_each_block_before_it_is_used_and_only_one_block_early():

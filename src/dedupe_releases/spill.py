@@ -352,8 +352,11 @@ class SpillStore:
             else:
                 ranges.append([offset, end])
         fd = self._file.fileno()
-        for start, end in ranges:
-            os.posix_fadvise(fd, start, end - start, os.POSIX_FADV_WILLNEED)
+        try:
+            for start, end in ranges:
+                os.posix_fadvise(fd, start, end - start, os.POSIX_FADV_WILLNEED)
+        except OSError:  # a file system that takes no hints: the reads still work
+            return
 
     def shingles(self, article_id: str) -> U32:
         """The article's distinct shingle hashes, as the worker computed them."""
