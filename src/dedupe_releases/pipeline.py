@@ -48,6 +48,9 @@ if TYPE_CHECKING:
     from dedupe_releases.decisions import Decisions
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class ScanResult:
     """Everything a scan found, in a deterministic order."""
@@ -85,8 +88,6 @@ class ScanResult:
     def warnings(self) -> list[Problem]:
         return [p for p in self.problems if p.kind == "warning"]
 
-
-T = TypeVar("T")
 
 #: Items (clusters, related pairs) whose articles ``_ahead`` asks the store for at once.
 PREFETCH_ITEMS = 1024
