@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import errno
-import itertools
-import os
 import subprocess
 import sys
-from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +17,7 @@ from hypothesis import strategies as st
 from dedupe_releases.boilerplate import Boilerplate, line_hashes
 from dedupe_releases.config import Config
 from dedupe_releases.parallel import ordered_map
-from dedupe_releases.pipeline import _ahead, _stored_features, ingest, ingest_packed
+from dedupe_releases.pipeline import _stored_features, ingest, ingest_packed
 from dedupe_releases.read import walk
 from dedupe_releases.records import Article, FileRecord, Fix, Problem
 from dedupe_releases.sketch import sentence_hashes, sketch_article, sketch_texts
@@ -204,65 +200,6 @@ def test_spill_store_reads_back_from_memory_and_from_disk(generated):
     assert small._file is None and spilled._file is not None
     for article_id in ids[::7]:
         assert small.article_and_shingles(article_id)[0] == spilled.article(article_id)
-
-
-@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise here")
-def test_prefetch_asks_for_exactly_the_records_in_few_ranges(generated, monkeypatch):
-    small, spilled, ids = _two_stores(generated)
-    asked: list[tuple[int, int, int]] = []
-    real = os.posix_fadvise
-
-    def recording(fd: int, offset: int, length: int, advice: int) -> None:
-        asked.append((offset, length, advice))
-        real(fd, offset, length, advice)
-
-    monkeypatch.setattr(os, "posix_fadvise", recording)
-    small.prefetch(ids)  # nothing on disk: nothing to ask for
-    assert asked == []
-    wanted = ids[::5] + ids[1::5] + ids[40:60]  # neighbours, a run, and far-apart ones
-    spilled.prefetch(reversed(wanted))
-    assert {advice for _, _, advice in asked} == {os.POSIX_FADV_WILLNEED}
-    ranges = [(offset, offset + length) for offset, length, _ in asked]
-    assert ranges == sorted(ranges) and all(a[1] < b[0] for a, b in itertools.pairwise(ranges))
-    assert len(ranges) < len(set(wanted)) / 2  # neighbours share a range
-    records = {
-        (spilled._offsets[n], spilled._offsets[n] + spilled._sizes[n])
-        for n in {spilled.position(i) for i in wanted}
-    }
-    for start, end in records:  # every record asked for...
-        assert any(lo <= start and end <= hi for lo, hi in ranges)
-    for lo, hi in ranges:  # ...and each range begins and ends with one of them
-        assert any(start == lo for start, _ in records) and any(end == hi for _, end in records)
-    for article_id in wanted:  # a hint only: the same articles read back
-        assert spilled.article(article_id) == small.article(article_id)
-
-    def refusing(fd: int, offset: int, length: int, advice: int) -> None:
-        raise OSError(errno.EINVAL, "no hints here")
-
-    monkeypatch.setattr(os, "posix_fadvise", refusing)
-    spilled.prefetch(wanted)  # a file system that takes no hints: no error, nothing changes
-    assert spilled.article(wanted[-1]) == small.article(wanted[-1])
-
-
-def test_ahead_asks_for_each_block_before_it_is_used_and_only_one_block_early():
-    class Store:
-        def __init__(self) -> None:
-            self.asked: list[str] = []
-
-        def prefetch(self, ids: Iterable[str]) -> None:
-            self.asked += ids
-
-    store = Store()
-    items = [(f"a{i}", f"b{i}") for i in range(10)]
-    seen = []
-    for item in _ahead(store, items, lambda pair: pair, step=3):
-        assert set(item) <= set(store.asked)  # asked for before it was used
-        block = len(seen) // 3
-        assert len(store.asked) <= 2 * min(3 * (block + 2), len(items))
-        seen.append(item)
-    assert seen == items
-    assert sorted(store.asked) == sorted(x for pair in items for x in pair)
-    assert list(_ahead(object(), items, lambda pair: pair, step=3)) == items  # no prefetch
 
 
 _BATCH_TEXT = st.text(

@@ -102,14 +102,6 @@ def _cluster(cluster: Cluster, result: ScanResult) -> dict[str, Any]:
     }
 
 
-def _members(cluster: Cluster) -> tuple[str, ...]:
-    return cluster.members
-
-
-def _pair(match: Match) -> tuple[str, str]:
-    return match.a, match.b
-
-
 def _relation(match: Match, result: ScanResult) -> dict[str, Any]:
     return {
         "a": match.a,
@@ -166,9 +158,9 @@ def records(result: ScanResult) -> Iterator[dict[str, Any]]:
 
     The closing ``summary`` record lets a reader tell a complete stream from a cut one.
     """
-    for c in result.ahead(result.clusters, _members):
+    for c in result.clusters:
         yield {"type": "cluster", **_cluster(c, result)}
-    for m in result.ahead(result.related, _pair):
+    for m in result.related:
         yield {"type": "related", **_relation(m, result)}
     for p in result.skipped:
         yield {"type": "skipped", **_problem(p)}
@@ -217,8 +209,8 @@ def write_json(result: ScanResult, out: BinaryIO) -> None:
         ("tool", {"name": "dedupe-releases", "version": __version__}),
         ("parameters", result.config.parameters()),
         ("counts", counts(result)),
-        ("clusters", (_cluster(c, result) for c in result.ahead(result.clusters, _members))),
-        ("related", (_relation(m, result) for m in result.ahead(result.related, _pair))),
+        ("clusters", (_cluster(c, result) for c in result.clusters)),
+        ("related", (_relation(m, result) for m in result.related)),
         ("skipped", (_problem(p) for p in result.skipped)),
         ("warnings", (_problem(p) for p in result.warnings)),
     ]

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from dedupe_releases.boilerplate import Boilerplate, line_hashes, line_hashes_from, title_hash
 from dedupe_releases.candidates import sentence_hashes
@@ -48,9 +48,6 @@ if TYPE_CHECKING:
     from dedupe_releases.decisions import Decisions
 
 
-T = TypeVar("T")
-
-
 @dataclass
 class ScanResult:
     """Everything a scan found, in a deterministic order."""
@@ -74,12 +71,6 @@ class ScanResult:
     def position(self, article_id: str) -> int:
         return self.store.position(article_id)
 
-    def ahead(self, items: Sequence[T], ids: Callable[[T], Iterable[str]]) -> Iterator[T]:
-        """``items`` in order, the stored articles of the next ones (``ids`` of each) asked
-        for in the background while these are used (``SpillStore.prefetch``; no change with
-        a store that has none)."""
-        yield from _ahead(self.store, items, ids)
-
     @property
     def skipped(self) -> list[Problem]:
         return [p for p in self.problems if p.kind == "skipped"]
@@ -87,27 +78,6 @@ class ScanResult:
     @property
     def warnings(self) -> list[Problem]:
         return [p for p in self.problems if p.kind == "warning"]
-
-
-#: Items (clusters, related pairs) whose articles ``_ahead`` asks the store for at once.
-PREFETCH_ITEMS = 1024
-
-
-def _ahead(
-    store: Any, items: Sequence[T], ids: Callable[[T], Iterable[str]], step: int = PREFETCH_ITEMS
-) -> Iterator[T]:
-    """``ScanResult.ahead`` for any store: the articles of the next ``step`` items asked for
-    while the ``step`` before them are used."""
-    prefetch = getattr(store, "prefetch", None)
-    if prefetch is None:
-        yield from items
-        return
-    prefetch(x for item in items[:step] for x in ids(item))
-    for start in range(0, len(items), step):
-        following = items[start + step : start + 2 * step]
-        if following:
-            prefetch(x for item in following for x in ids(item))
-        yield from items[start : start + step]
 
 
 def articles_of(source: SourceText, config: Config) -> list[Article]:
@@ -337,8 +307,6 @@ def scan(
     # against a new canonical), which is then computed again, with the same verdict.
     look = verifier.known if verified else verifier.match
     matches = [m for a, b in pairs if (m := look(a, b)) is not None]
-    if spill is not None:  # the clustering reads every clustered article, group by group
-        spill.prefetch(x for m in matches if m.relation in CLUSTER_RELATIONS for x in (m.a, m.b))
     match: Callable[[str, str], Match | None] = verifier.match
     edges: Iterable[Match] = matches
     pinned: frozenset[str] = frozenset()
@@ -378,8 +346,6 @@ def scan(
 
 #: Candidate pairs per batch sent to a worker for verification.
 VERIFY_BATCH_PAIRS = 128
-#: Verification batches whose articles ``_verify_stored`` asks the store for at once.
-PREFETCH_BATCHES = 8
 
 
 def _verify_stored(
@@ -399,14 +365,10 @@ def _verify_stored(
     canonical choice compares).
     """
     numbers = batches_of(pairs, batch_pairs)
-
-    def articles_in(batch: list[int]) -> Iterator[str]:
-        return (x for n in batch for x in pairs[n])
-
     ids: list[list[str]] = []  # each batch's articles, until its verdicts are back
 
     def batches() -> Iterator[tuple[list[ArticleData], list[tuple[int, int]]]]:
-        for batch in _ahead(store, numbers, articles_in, PREFETCH_BATCHES):
+        for batch in numbers:
             chunk = [pairs[n] for n in batch]
             number = {x: 0 for pair in chunk for x in pair}
             articles: list[ArticleData] = []

@@ -19,7 +19,7 @@ import struct
 import tempfile
 from array import array
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -208,11 +208,6 @@ def _concat(parts: list[npt.NDArray[np.uint64]]) -> U64:
     return np.concatenate(parts).astype(np.uint64)
 
 
-#: Records this close together in the temporary file are prefetched as one range: reading a
-#: few kB more costs less than a call of its own.
-_PREFETCH_GAP = 16 << 10
-
-
 class SpillStore:
     """Articles and candidate keys of one scan, texts on disk, in path order."""
 
@@ -329,34 +324,6 @@ class SpillStore:
         self._flush()
         assert self._file is not None
         return os.pread(self._file.fileno(), size, offset)
-
-    def prefetch(self, article_ids: Iterable[str]) -> None:
-        """Ask the operating system to start reading these articles' records in the background.
-
-        Only a hint (``posix_fadvise`` ``WILLNEED``, where there is one): nothing is read into
-        this process and no result changes. On a big archive the temporary file outgrows what
-        the page cache keeps, and the articles that clustering and output read one by one
-        would each wait for the disk in turn; asked for ahead, their reads run together.
-        Records within ``_PREFETCH_GAP`` bytes of each other are asked for as one range.
-        """
-        if self._file is None or not hasattr(os, "posix_fadvise"):
-            return
-        self._flush()
-        numbers = sorted({self.position(i) for i in article_ids})
-        ranges: list[list[int]] = []  # [start, end] in the file, in order, apart
-        for number in numbers:
-            offset = self._offsets[number]
-            end = offset + self._sizes[number]
-            if ranges and offset <= ranges[-1][1] + _PREFETCH_GAP:
-                ranges[-1][1] = max(ranges[-1][1], end)
-            else:
-                ranges.append([offset, end])
-        fd = self._file.fileno()
-        try:
-            for start, end in ranges:
-                os.posix_fadvise(fd, start, end - start, os.POSIX_FADV_WILLNEED)
-        except OSError:  # a file system that takes no hints: the reads still work
-            return
 
     def shingles(self, article_id: str) -> U32:
         """The article's distinct shingle hashes, as the worker computed them."""
