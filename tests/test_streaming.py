@@ -180,23 +180,16 @@ def test_sentence_breaks_split_tokens_like_the_plain_pattern(text):
     assert [n for n in counts if n] == expected
 
 
-def _two_stores(archive: Path) -> tuple[SpillStore, SpillStore, list[str]]:
-    """An archive's articles in a store that keeps them in memory and in one that spills them
-    to its temporary file, and their ids."""
+def test_spill_store_reads_back_from_memory_and_from_disk(generated):
     config = Config()
     small, spilled = SpillStore(), SpillStore(in_memory=1 << 12)
     ids = []
-    for item in walk([archive], config.read):
+    for item in walk([generated], config.read):
         packed = ingest_packed(item, config)
         if not isinstance(packed, Problem):
             small.add_packed(packed)
             spilled.add_packed(packed)
             ids += [f"{packed.source}#{i}" for i in range(1, packed.articles + 1)]
-    return small, spilled, ids
-
-
-def test_spill_store_reads_back_from_memory_and_from_disk(generated):
-    small, spilled, ids = _two_stores(generated)
     assert small._file is None and spilled._file is not None
     for article_id in ids[::7]:
         assert small.article_and_shingles(article_id)[0] == spilled.article(article_id)
