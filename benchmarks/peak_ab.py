@@ -1,17 +1,19 @@
-"""Peak memory of ``scan`` from two source trees on one dump, in one command.
+"""Wall time and peak memory of ``scan`` from two source trees on one dump, in one command.
 
-Runs ``python -m dedupe_releases scan DUMP -f json -o FILE`` once with each tree's ``src`` first
-on ``PYTHONPATH`` (one after the other, never together), samples the resident size of the
-process and all its children every 20 ms (as ``run.py`` does), and says whether the two
-outputs are byte for byte the same.
+Runs ``python -m dedupe_releases scan DUMP -f json -o FILE`` with each tree's ``src`` first on
+``PYTHONPATH`` (one after the other, never together; ``--rounds`` alternating pairs), samples
+the resident size of the process and all its children every 20 ms (as ``run.py`` does), and
+says whether the outputs are byte for byte the same. With several rounds it prints the median
+wall time of each tree and the ratio of the medians (old / new: above 1, the new is faster).
 
-    python benchmarks/peak_ab.py DUMP OLD_TREE NEW_TREE [--jobs N]
+    python benchmarks/peak_ab.py DUMP OLD_TREE NEW_TREE [--jobs N] [--rounds N]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -31,15 +33,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("old", type=Path, help="source tree measured first")
     parser.add_argument("new", type=Path, help="source tree measured second")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--rounds", type=int, default=1, help="alternating pairs of runs")
     args = parser.parse_args(argv)
+    walls: dict[str, list[float]] = {"old": [], "new": []}
     with tempfile.TemporaryDirectory() as work:
-        outs = []
-        for name, tree in (("old", args.old), ("new", args.new)):
-            out = Path(work) / f"{name}.json"
-            wall, peak, rc = measure(tree.resolve(), args.dump, out, args.jobs)
-            print(f"{name}: {tree}  wall {wall:.1f} s  peak {peak:,.0f} MB  exit {rc}")
-            outs.append(out.read_bytes())
-        print("outputs byte-identical:", outs[0] == outs[1], f"({len(outs[1]):,} bytes)")
+        outs: dict[str, set[bytes]] = {"old": set(), "new": set()}
+        for _ in range(args.rounds):
+            for name, tree in (("old", args.old), ("new", args.new)):
+                out = Path(work) / f"{name}.json"
+                wall, peak, rc = measure(tree.resolve(), args.dump, out, args.jobs)
+                print(f"{name}: {tree}  wall {wall:.1f} s  peak {peak:,.0f} MB  exit {rc}")
+                outs[name].add(out.read_bytes())
+                walls[name].append(wall)
+        same = len(outs["old"] | outs["new"]) == 1
+        size = len(next(iter(outs["new"])))
+        print("outputs byte-identical:", same, f"({size:,} bytes)")
+    if args.rounds > 1:
+        old, new = statistics.median(walls["old"]), statistics.median(walls["new"])
+        print(f"median wall: old {old:.1f} s, new {new:.1f} s, old/new {old / new:.2f}x")
     return 0
 
 

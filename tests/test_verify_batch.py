@@ -279,7 +279,6 @@ def test_copies_share_only_what_their_own_text_gives():
     import hashlib
 
     from dedupe_releases.boilerplate import line_hash
-    from dedupe_releases.sketch import shingle_hashes, tokens
     from dedupe_releases.spill import pack_article
     from dedupe_releases.verify_batch import verify_batch
 
@@ -293,7 +292,7 @@ def test_copies_share_only_what_their_own_text_gives():
     for n, body in enumerate([b for b in bodies for _ in range(2)], start=1):
         digest = hashlib.sha256(body.encode()).hexdigest()
         a = Article(f"s#{n}", "s", n, (n, n), None, "Roads money", body, digest)
-        record = pack_article(a, shingle_hashes(tokens(a.text), config.sketch.shingle_size))
+        record = pack_article(a)
         sentences = sentence_hashes(a.text).astype("<u8").tobytes()
         articles.append(("s", n, record, sentences, "Share this page" in body))
     boilerplate = (line_hash("Share this page"),)

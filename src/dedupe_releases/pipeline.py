@@ -138,7 +138,8 @@ def ingest_packed(item: tuple[Path, str] | Problem, config: Config) -> PackedFil
     except (SkipFile, OSError) as exc:
         return problem(path, source, exc)
     articles = articles_of(text, config)
-    batch = sketch_texts([a.text for a in articles], config.sketch, lines=True)
+    # No distinct shingles: verification takes them from the few texts it compares.
+    batch = sketch_texts([a.text for a in articles], config.sketch, lines=True, shingles=False)
     limit = config.sketch.max_article_chars
     return pack_file(
         text.source,
@@ -401,11 +402,11 @@ def _verify_stored(
 def _stored_features(
     store: SpillStore, config: Config, boilerplate: Boilerplate, article_id: str
 ) -> Features:
-    """``verify.features`` from what the workers stored: the article is not tokenised again."""
-    article, shingles = store.article_and_shingles(article_id)
+    """``verify.features`` from what the workers stored (``verify_batch.stored_features``)."""
+    article = store.article(article_id)
     masked = bool(boilerplate.hashes) and store.has_line(article_id, boilerplate.hashes)
     sentences = store.sentences(article_id)
-    return stored_features(article, shingles, sentences, masked, config, boilerplate)
+    return stored_features(article, sentences, masked, config, boilerplate)
 
 
 def _stored_size(

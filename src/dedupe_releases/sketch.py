@@ -40,6 +40,7 @@ MIN_SENTENCE_WORDS = 8
 # An odd 64-bit multiplier (from splitmix64) to combine token hashes position by position.
 _COMBINE = np.uint64(0x9E3779B97F4A7C15)
 _EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's initial (empty) hash value for affine32
+_NO_HASHES = np.empty(0, dtype=np.uint64)
 
 
 def tokens(text: str) -> list[str]:
@@ -386,6 +387,20 @@ def shingle_hashes(words: list[str], size: int) -> U32:
     return _shingles_of(token_hashes(words), size)
 
 
+def joined_shingles(joined: str, size: int) -> U32:
+    """``shingle_hashes(joined.split(" "), size)`` of tokens joined by single spaces (as
+    ``verify.normalised`` gives them); no tokens when ``joined`` is empty.
+
+    >>> text = "One two, three four five six"
+    >>> a = joined_shingles(" ".join(tokens(text)), 5)
+    >>> a.tolist() == shingle_hashes(tokens(text), 5).tolist()
+    True
+    >>> len(joined_shingles("", 5))
+    0
+    """
+    return _shingles_of(token_hashes(joined.split(" ")) if joined else _NO_HASHES, size)
+
+
 def _shingles_of(th: U64, size: int) -> U32:
     if not len(th):
         return np.empty(0, dtype=np.uint32)
@@ -472,7 +487,8 @@ class SketchBatch:
     shingled: npt.NDArray[np.bool_]  # (n,) the text has at least one shingle
     sentences: U64  # every text's distinct long-sentence hashes, sorted, one text after another
     sentence_counts: npt.NDArray[np.int64]  # (n,) how many of ``sentences`` each text has
-    shingles: U32  # every text's distinct shingle hashes, sorted, one text after another
+    #: every text's distinct shingle hashes, sorted, one text after another (when asked for)
+    shingles: U32
     shingle_counts: npt.NDArray[np.int64]  # (n,) how many of ``shingles`` each text has
     #: each text's lines as their tokens joined by spaces (when asked for), else empty
     lines: tuple[list[str], ...] = ()
@@ -492,12 +508,16 @@ class SketchBatch:
 
 
 def sketch_texts(
-    texts: Sequence[str], config: SketchConfig = SketchConfig(), lines: bool = False
+    texts: Sequence[str],
+    config: SketchConfig = SketchConfig(),
+    lines: bool = False,
+    shingles: bool = True,
 ) -> SketchBatch:
     """Signatures, band keys and sentence hashes of many texts, tokenised once, in numpy.
 
     ``lines``: also give each text's lines as tokens (see ``sentence_tokens``), from the same
-    pass; texts are cut at ``max_article_chars`` first.
+    pass; texts are cut at ``max_article_chars`` first. ``shingles``: also give each text's
+    distinct shingle hashes (one sort of the whole batch); without it they are left empty.
 
     The same values as ``minhash(shingle_hashes(tokens(text)))``, ``band_keys`` and
     ``sentence_hashes`` text by text (tested), at a fraction of the per-call cost.
@@ -532,21 +552,25 @@ def sketch_texts(
     # Every window inside one text (the others span two texts); a shorter text: one shingle.
     owner = np.repeat(np.arange(n, dtype=np.uint64), token_counts)
     inside = owner[:windows] == owner[size - 1 : size - 1 + windows]
-    keyed = [(owner[:windows][inside] << np.uint64(32)) | raw[inside]]
+    keyed = [(owner[:windows][inside] << np.uint64(32)) | raw[inside]] if shingles else []
     with np.errstate(over="ignore"):
         for i in np.flatnonzero(shingled & ~long).tolist():
             start, count = int(token_starts[i]), int(token_counts[i])
             unique = _shingles_of(hashes[start : start + count], size)
             signatures[i] = _fmix32(unique) * a + b
-            keyed.append((np.uint64(i) << np.uint64(32)) | unique)
+            if shingles:
+                keyed.append((np.uint64(i) << np.uint64(32)) | unique)
         rows = np.flatnonzero(long)
         lo = token_starts[rows]
         _minhash_segments(mixed, lo, lo + token_counts[rows] - size + 1, a, b, signatures, rows)
-    # Each text's distinct shingles, sorted: one sort of (text, shingle) keys for the batch.
-    ordered = sorted_distinct(np.concatenate(keyed))
-    owners_of = (ordered >> np.uint64(32)).astype(np.int64)
-    distinct_counts = np.bincount(owners_of, minlength=n).astype(np.int64)
-    distinct = (ordered & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    if shingles:  # each text's distinct shingles, sorted: one sort of (text, shingle) keys
+        ordered = sorted_distinct(np.concatenate(keyed))
+        owners_of = (ordered >> np.uint64(32)).astype(np.int64)
+        distinct_counts = np.bincount(owners_of, minlength=n).astype(np.int64)
+        distinct = (ordered & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    else:
+        distinct_counts = np.zeros(n, dtype=np.int64)
+        distinct = np.empty(0, dtype=np.uint32)
     keys = _band_key_rows(signatures, config.bands)
 
     # Sentences: runs of at least MIN_SENTENCE_WORDS tokens between sentence breaks.

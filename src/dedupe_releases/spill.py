@@ -29,28 +29,25 @@ import numpy.typing as npt
 from dedupe_releases.boilerplate import Boilerplate, learn_flat, title_hash
 from dedupe_releases.candidates import CandidateIndex
 from dedupe_releases.records import Article, FileRecord, Fix
-from dedupe_releases.sketch import U32, U64, SketchBatch
+from dedupe_releases.sketch import U64, SketchBatch
 
 I64 = npt.NDArray[np.int64]
 
 # first line, last line, flags, then the byte lengths of kind, fixes, title, body and source
-# name bytes, and the number of shingle hashes (uint32, last: what verification compares).
-_HEAD = struct.Struct("<IIBHHIIII")
+# name bytes.
+_HEAD = struct.Struct("<IIBHHIII")
 _NO_KIND, _TITLE_REPAIRED, _TRUNCATED, _SOURCE_BYTES = 1, 2, 4, 8
 _UTF8 = "utf-8"
 _ERRORS = "surrogatepass"  # lossless for any str
 
 
-def pack_article(article: Article, shingles: U32 | None = None) -> bytes:
-    """One article (and its distinct shingle hashes) as a binary record.
+def pack_article(article: Article) -> bytes:
+    """One article as a binary record.
 
     >>> a = Article("f#1", "f", 1, (2, 9), "Speech", "T", "Body", "ab" * 32, (Fix("ftfy", 2),))
     >>> unpack_article(pack_article(a), "f", 1) == a
     True
-    >>> unpack_shingles(pack_article(a, np.array([3, 7], dtype=np.uint32))).tolist()
-    [3, 7]
     """
-    hashes = b"" if shingles is None else shingles.astype("<u4").tobytes()
     kind = (article.kind or "").encode(_UTF8, _ERRORS)
     fixes = ";".join(f"{f.rule}={f.count}" for f in article.fixes).encode(_UTF8, _ERRORS)
     title = article.title.encode(_UTF8, _ERRORS)
@@ -71,22 +68,15 @@ def pack_article(article: Article, shingles: U32 | None = None) -> bytes:
         len(title),
         len(body),
         len(raw),
-        len(hashes) // 4,
     )
     digest = bytes.fromhex(article.content_hash)
-    return b"".join((head, bytes([len(digest)]), digest, kind, fixes, title, body, raw, hashes))
-
-
-def unpack_shingles(record: bytes) -> U32:
-    """The shingle hashes stored in a record (empty if none were)."""
-    n = _HEAD.unpack_from(record)[-1]
-    return np.frombuffer(record, dtype="<u4", count=n, offset=len(record) - 4 * n).astype(np.uint32)
+    return b"".join((head, bytes([len(digest)]), digest, kind, fixes, title, body, raw))
 
 
 def unpack_article(record: bytes, source: str, ordinal: int) -> Article:
     """The ``Article`` a record was packed from (its id is ``source#ordinal``)."""
     data = record
-    first, last, flags, n_kind, n_fixes, n_title, n_body, n_raw, _ = _HEAD.unpack_from(data)
+    first, last, flags, n_kind, n_fixes, n_title, n_body, n_raw = _HEAD.unpack_from(data)
     pos = _HEAD.size
     n_digest = data[pos]
     pos += 1
@@ -152,13 +142,7 @@ def pack_file(
 ) -> PackedFile:
     """A file's articles, their sketches (``sketch.sketch_texts`` of their texts), body-line
     hashes and title hashes."""
-    ends = np.cumsum(batch.shingle_counts)
-    records = [
-        pack_article(a, batch.shingles[end - count : end])
-        for a, end, count in zip(
-            articles, ends.tolist(), batch.shingle_counts.tolist(), strict=True
-        )
-    ]
+    records = [pack_article(a) for a in articles]
     shingled = batch.shingled
     return PackedFile(
         source=source,
@@ -302,13 +286,12 @@ class SpillStore:
     def article(self, article_id: str) -> Article:
         return self._load(self.position(article_id))
 
-    def _load(self, number: int, record: bytes | None = None) -> Article:
+    def _load(self, number: int) -> Article:
         hit = self._cache.get(number)
         if hit is not None:
             self._cache.move_to_end(number)
             return hit
-        if record is None:
-            record = self._read(number)
+        record = self._read(number)
         index = self._file_index(number)
         first = self._file_first[index - 1]
         article = unpack_article(record, self._sources[index - 1], number - first + 1)
@@ -325,19 +308,9 @@ class SpillStore:
         assert self._file is not None
         return os.pread(self._file.fileno(), size, offset)
 
-    def shingles(self, article_id: str) -> U32:
-        """The article's distinct shingle hashes, as the worker computed them."""
-        return unpack_shingles(self._read(self.position(article_id)))
-
-    def article_and_shingles(self, article_id: str) -> tuple[Article, U32]:
-        """``article`` and ``shingles`` with one read."""
-        number = self.position(article_id)
-        record = self._read(number)
-        return self._load(number, record), unpack_shingles(record)
-
     def record_data(self, article_id: str) -> tuple[str, int, bytes, bytes]:
         """``(source, ordinal, record, sentence hashes as bytes)``: an article as plain data
-        (``unpack_article(record, source, ordinal)`` and ``unpack_shingles(record)`` read it)."""
+        (``unpack_article(record, source, ordinal)`` reads it)."""
         number = self.position(article_id)
         index = self._file_index(number)
         ordinal = number - int(self._file_first[index - 1]) + 1

@@ -21,8 +21,8 @@ from dedupe_releases.canonical import NO_DATE
 from dedupe_releases.config import Config
 from dedupe_releases.facts import Fact, Facts, extract_facts, find_facts
 from dedupe_releases.records import Article, Match, Scores
-from dedupe_releases.sketch import U32, U64, sentence_tokens, tokens, word_hashes
-from dedupe_releases.spill import unpack_article, unpack_shingles
+from dedupe_releases.sketch import U64, joined_shingles, sentence_tokens, tokens, word_hashes
+from dedupe_releases.spill import unpack_article
 from dedupe_releases.verify import RATIO_CHARS, Features, classify, normalised
 
 #: One article of a batch: (source, ordinal, record bytes, sentence hashes as little-endian
@@ -40,7 +40,6 @@ _CLUSTERED = frozenset({"exact", "near"})
 
 def stored_features(
     article: Article,
-    shingles: U32,
     sentences: U64,
     masked: bool,
     config: Config,
@@ -48,7 +47,8 @@ def stored_features(
     found: Callable[[], list[tuple[Fact, int, int]]] | None = None,
     lines: dict[str, tuple[list[str], list[int], bool]] | None = None,
 ) -> Features:
-    """``verify.features`` from what the workers stored: the article is not tokenised again.
+    """``verify.features`` from what the workers stored: the article's sentence hashes are
+    not computed again, and its tokens are found by one regex pass (``verify.normalised``).
 
     An article holding a learned boilerplate line (``masked``) is compared without it: its
     features are computed from the masked text instead. ``found``: gives
@@ -74,6 +74,7 @@ def stored_features(
     if len(text) > config.sketch.max_article_chars:
         text, found = text[: config.sketch.max_article_chars], None
     words = normalised(text, limit=None)
+    shingles = joined_shingles(words, config.sketch.shingle_size)
 
     def facts() -> Facts:
         return extract_facts(text, article.title, None if found is None else found(), words)
@@ -204,9 +205,9 @@ def verify_batch(
     feats: dict[int, Features] = {}
     # What is computed of one text is computed once: copies of a release in a batch (the
     # articles of its ``exact`` pairs) have the same text, and everything their features are
-    # made of (title, masking, stored shingles and sentence hashes) is compared as well.
+    # made of (title, masking, stored sentence hashes) is compared as well.
     found: dict[str, list[tuple[Fact, int, int]]] = {}  # find_facts, by text
-    feats_of_copy: dict[tuple[str, str, bool, bytes, bytes], Features] = {}
+    feats_of_copy: dict[tuple[str, str, bool, bytes], Features] = {}
     lines: dict[str, tuple[list[str], list[int], bool]] = {}  # masked lines, by their text
 
     def facts_of(k: int) -> list[tuple[Fact, int, int]]:
@@ -217,14 +218,12 @@ def verify_batch(
 
     def features_of(k: int) -> Features:
         if k not in feats:
-            _, _, record, sentences, masked = articles[k]
-            shingles = unpack_shingles(record)
+            _, _, _, sentences, masked = articles[k]
             article = loaded[k]
-            key = (article.text, article.title, masked, shingles.tobytes(), sentences)
+            key = (article.text, article.title, masked, sentences)
             if key not in feats_of_copy:
                 feats_of_copy[key] = stored_features(
                     article,
-                    shingles,
                     np.frombuffer(sentences, dtype="<u8").astype(np.uint64),
                     masked,
                     config,
