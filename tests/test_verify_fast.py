@@ -26,6 +26,7 @@ from dedupe_releases.facts import (
     Fact,
     FactDiff,
     Facts,
+    _all_values,
     _decimal,
     _fact,
     _folded,
@@ -163,6 +164,8 @@ def test_find_facts_examples() -> None:
 @settings(max_examples=2000)
 @given(_TEXT, _TEXT)
 def test_extract_facts_is_its_plain_definition(text: str, title: str) -> None:
+    # The values first, while the contexts are not made yet (most pairs need no more)
+    assert _all_values(extract_facts(text, title)) == _values(plain_extract_facts(text, title))
     assert extract_facts(text, title) == plain_extract_facts(text, title)
     assert extract_facts(text, title).words == tuple(_NAME_WORD.findall(text))
     assert extract_facts(text, title, find_facts(text)) == plain_extract_facts(text, title)
@@ -523,3 +526,11 @@ def test_vocabulary_examples() -> None:
         plain = {w.casefold() for w in _NAME_WORD.findall(text)}
         assert _vocabulary(extract_facts(text, tokens=tokens(text))) == plain
         assert _vocabulary(extract_facts(text, tokens=normalised(text))) == plain
+
+
+@settings(max_examples=1000)
+@given(st.lists(st.sampled_from([*_SLOTS, "2019", "the", "council", "\n", ".", "x"]), max_size=24))
+def test_fact_values_are_those_of_the_contexts(items: list[str]) -> None:
+    """Many facts and few words: every fact with a full side, and those without one."""
+    text = " ".join(items)
+    assert _all_values(extract_facts(text)) == _values(plain_extract_facts(text, ""))

@@ -103,15 +103,105 @@ class _Derived:
         self.title: list[str] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Facts:
-    """A text's facts keyed by their context, and its title's words (for name changes)."""
+Keyed = tuple[tuple[tuple[str, str], tuple[Fact, ...]], ...]  # ((kind, context), facts)
 
-    keyed: tuple[tuple[tuple[str, str], tuple[Fact, ...]], ...]  # ((kind, context), facts)
+
+class _Contexts:
+    """What ``Facts.keyed`` is made of, kept until it is first asked for: a text and its facts
+    with their spans (``find_facts``). Most pairs never ask: when every value of one text is
+    stated in the other, ``differing_facts`` looks at the values alone (``values``).
+    """
+
+    __slots__ = ("found", "text")
+
+    def __init__(self, text: str, found: list[tuple[Fact, int, int]]) -> None:
+        self.text, self.found = text, found
+
+    def words(self) -> tuple[list[str], list[int]]:
+        """The context words of the text, each fact replaced by its kind, and where the facts
+        are among them. Each stretch between two facts is tokenised on its own (no word spans
+        a fact), and of a long one only the words a context can reach are kept
+        (``_reachable_words``)."""
+        text = self.text
+        words: list[str] = []
+        at: list[int] = []
+        edges = "\x00" not in text  # else a word may read as a fact's slot: tokenise it all
+        last = 0
+        for fact, start, end in self.found:
+            words += _reachable_words(text, last, start, bool(at), True, edges)
+            at.append(len(words))
+            words.append(fact.kind)  # a fact stands in the context as its kind (``_slot``)
+            last = end
+        if at:
+            words += _reachable_words(text, last, len(text), True, False, edges)
+        return words, at
+
+    def keyed(self) -> Keyed:
+        words, at = self.words()
+        keyed: dict[tuple[str, str], list[Fact]] = defaultdict(list)
+        for i, (fact, _, _) in zip(at, self.found, strict=True):
+            # Each side of a fact is a key of its own, so a copy that dropped the sentence
+            # after a date still lines up with the words before it. A side cut short by the
+            # start or end of the text is too weak a key to use.
+            if i >= CONTEXT_WORDS:
+                keyed[(fact.kind, " ".join(words[i - CONTEXT_WORDS : i]) + " |")].append(fact)
+            if i + CONTEXT_WORDS < len(words):
+                after = " ".join(words[i + 1 : i + 1 + CONTEXT_WORDS])
+                keyed[(fact.kind, "| " + after)].append(fact)
+        return tuple(sorted((k, tuple(v)) for k, v in keyed.items()))
+
+    def values(self) -> set[str]:
+        """``_values`` of ``keyed()``, without making it: the values of the facts that have a
+        full side (``CONTEXT_WORDS`` words or facts before or after them).
+
+        With ``2 * CONTEXT_WORDS + 1`` facts or more, every fact has one: the words and facts
+        either side of it number ``2 * CONTEXT_WORDS`` at least, so one side has
+        ``CONTEXT_WORDS``; and ``words`` keeps the ``CONTEXT_WORDS`` nearest either side of
+        every fact (only a stretch's middle is left out), so its place shows that side whole.
+        Then no word need be found. Tested against ``keyed`` on generated texts.
+        """
+        if len(self.found) > 2 * CONTEXT_WORDS:
+            return {f.value for f, _, _ in self.found}
+        words, at = self.words()
+        n = len(words)
+        return {
+            f.value
+            for i, (f, _, _) in zip(at, self.found, strict=True)
+            if i >= CONTEXT_WORDS or i + CONTEXT_WORDS < n
+        }
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Facts:
+    """A text's facts keyed by their context, and its title's words (for name changes).
+
+    ``contexts`` is ``keyed`` itself, or what it is made of (``extract_facts``), made into it
+    when first asked for. Two ``Facts`` are equal when ``keyed``, ``title`` and ``text`` are.
+    """
+
+    contexts: Keyed | _Contexts
     title: tuple[str, ...]  # title words as written (case kept: names are capitalised)
     text: str = ""  # the text itself: its words are looked at for names from the other title
     #: What ``differing_facts`` derives of these facts, kept for the article's next pair.
-    derived: _Derived = field(default_factory=lambda: _Derived(), compare=False, repr=False)
+    derived: _Derived = field(default_factory=lambda: _Derived(), repr=False)
+
+    @property
+    def keyed(self) -> Keyed:
+        """The facts by ``(kind, context)``: the words on one side of a fact, facts replaced
+        by their kinds (``"council has today |"``, ``"| date announced money"``)."""
+        found = self.contexts
+        if isinstance(found, _Contexts):
+            found = found.keyed()
+            object.__setattr__(self, "contexts", found)  # made once, frozen otherwise
+        return found
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Facts):
+            return NotImplemented
+        return (self.keyed, self.title, self.text) == (other.keyed, other.title, other.text)
+
+    def __hash__(self) -> int:
+        return hash((self.keyed, self.title, self.text))
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -296,37 +386,8 @@ def extract_facts(
     [(('date', 'council has today |'), ['9 July 2018']), \
 (('money', 'today date announced |'), ['£17 million'])]
     """
-    # The context words of the text with each fact replaced by its kind, and where the facts are:
-    # each stretch between two facts is tokenised on its own (no word spans a fact), and
-    # of a long one only the words a context can reach are kept (``_reachable_words``).
     found = find_facts(text) if found is None else found
-    words: list[str] = []
-    at: list[int] = []
-    facts: list[Fact] = []
-    edges = "\x00" not in text  # else a word may read as a fact's slot: tokenise it all
-    last = 0
-    for fact, start, end in found:
-        words += _reachable_words(text, last, start, bool(facts), True, edges)
-        at.append(len(words))
-        words.append(fact.kind)  # a fact stands in the context as its kind (``_slot``)
-        facts.append(fact)
-        last = end
-    if facts:
-        words += _reachable_words(text, last, len(text), True, False, edges)
-    keyed: dict[tuple[str, str], list[Fact]] = defaultdict(list)
-    for i, fact in zip(at, facts, strict=True):
-        # Each side of a fact is a key of its own, so a copy that dropped the sentence after
-        # a date still lines up with the words before it. A side cut short by the start or
-        # end of the text is too weak a key to use.
-        if i >= CONTEXT_WORDS:
-            keyed[(fact.kind, " ".join(words[i - CONTEXT_WORDS : i]) + " |")].append(fact)
-        if i + CONTEXT_WORDS < len(words):
-            keyed[(fact.kind, "| " + " ".join(words[i + 1 : i + 1 + CONTEXT_WORDS]))].append(fact)
-    out = Facts(
-        tuple(sorted((k, tuple(v)) for k, v in keyed.items())),
-        tuple(_NAME_WORD.findall(title)),
-        text,
-    )
+    out = Facts(_Contexts(text, found), tuple(_NAME_WORD.findall(title)), text)
     out.derived.tokens = tokens
     return out
 
@@ -377,7 +438,8 @@ def _all_values(facts: Facts) -> set[str]:
     """``_values(facts)``, kept in ``facts.derived``."""
     derived = facts.derived
     if derived.values is None:
-        derived.values = _values(facts)
+        found = facts.contexts
+        derived.values = found.values() if isinstance(found, _Contexts) else _values(facts)
     return derived.values
 
 
