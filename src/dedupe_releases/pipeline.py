@@ -138,8 +138,7 @@ def ingest_packed(item: tuple[Path, str] | Problem, config: Config) -> PackedFil
     except (SkipFile, OSError) as exc:
         return problem(path, source, exc)
     articles = articles_of(text, config)
-    # No distinct shingles: verification takes them from the few texts it compares.
-    batch = sketch_texts([a.text for a in articles], config.sketch, lines=True, shingles=False)
+    batch = sketch_texts([a.text for a in articles], config.sketch, lines=True)
     limit = config.sketch.max_article_chars
     return pack_file(
         text.source,

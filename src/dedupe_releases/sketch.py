@@ -487,9 +487,6 @@ class SketchBatch:
     shingled: npt.NDArray[np.bool_]  # (n,) the text has at least one shingle
     sentences: U64  # every text's distinct long-sentence hashes, sorted, one text after another
     sentence_counts: npt.NDArray[np.int64]  # (n,) how many of ``sentences`` each text has
-    #: every text's distinct shingle hashes, sorted, one text after another (when asked for)
-    shingles: U32
-    shingle_counts: npt.NDArray[np.int64]  # (n,) how many of ``shingles`` each text has
     #: each text's lines as their tokens joined by spaces (when asked for), else empty
     lines: tuple[list[str], ...] = ()
 
@@ -508,16 +505,13 @@ class SketchBatch:
 
 
 def sketch_texts(
-    texts: Sequence[str],
-    config: SketchConfig = SketchConfig(),
-    lines: bool = False,
-    shingles: bool = True,
+    texts: Sequence[str], config: SketchConfig = SketchConfig(), lines: bool = False
 ) -> SketchBatch:
     """Signatures, band keys and sentence hashes of many texts, tokenised once, in numpy.
 
     ``lines``: also give each text's lines as tokens (see ``sentence_tokens``), from the same
-    pass; texts are cut at ``max_article_chars`` first. ``shingles``: also give each text's
-    distinct shingle hashes (one sort of the whole batch); without it they are left empty.
+    pass; texts are cut at ``max_article_chars`` first. The distinct shingle hashes are not
+    kept: verification takes them from the few texts it compares (``joined_shingles``).
 
     The same values as ``minhash(shingle_hashes(tokens(text)))``, ``band_keys`` and
     ``sentence_hashes`` text by text (tested), at a fraction of the per-call cost.
@@ -549,28 +543,15 @@ def sketch_texts(
     signatures = np.full((n, config.num_perm), _EMPTY, dtype=np.uint32)
     shingled = token_counts > 0
     long = token_counts >= size
-    # Every window inside one text (the others span two texts); a shorter text: one shingle.
-    owner = np.repeat(np.arange(n, dtype=np.uint64), token_counts)
-    inside = owner[:windows] == owner[size - 1 : size - 1 + windows]
-    keyed = [(owner[:windows][inside] << np.uint64(32)) | raw[inside]] if shingles else []
+    # Each text's own windows (those that span two texts are left out); a text shorter than
+    # a shingle has one shingle, of all its words.
     with np.errstate(over="ignore"):
         for i in np.flatnonzero(shingled & ~long).tolist():
             start, count = int(token_starts[i]), int(token_counts[i])
-            unique = _shingles_of(hashes[start : start + count], size)
-            signatures[i] = _fmix32(unique) * a + b
-            if shingles:
-                keyed.append((np.uint64(i) << np.uint64(32)) | unique)
+            signatures[i] = _fmix32(_shingles_of(hashes[start : start + count], size)) * a + b
         rows = np.flatnonzero(long)
         lo = token_starts[rows]
         _minhash_segments(mixed, lo, lo + token_counts[rows] - size + 1, a, b, signatures, rows)
-    if shingles:  # each text's distinct shingles, sorted: one sort of (text, shingle) keys
-        ordered = sorted_distinct(np.concatenate(keyed))
-        owners_of = (ordered >> np.uint64(32)).astype(np.int64)
-        distinct_counts = np.bincount(owners_of, minlength=n).astype(np.int64)
-        distinct = (ordered & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-    else:
-        distinct_counts = np.zeros(n, dtype=np.int64)
-        distinct = np.empty(0, dtype=np.uint32)
     keys = _band_key_rows(signatures, config.bands)
 
     # Sentences: runs of at least MIN_SENTENCE_WORDS tokens between sentence breaks.
@@ -590,8 +571,6 @@ def sketch_texts(
         shingled,
         found,
         np.bincount(owners, minlength=n).astype(np.int64),
-        distinct,
-        distinct_counts,
         tokenised.lines,
     )
 
