@@ -12,6 +12,7 @@ wall time of each tree and the ratio of the medians (old / new: above 1, the new
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import statistics
 import sys
@@ -37,16 +38,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     walls: dict[str, list[float]] = {"old": [], "new": []}
     with tempfile.TemporaryDirectory() as work:
-        outs: dict[str, set[bytes]] = {"old": set(), "new": set()}
+        outs: dict[str, set[str]] = {"old": set(), "new": set()}  # digests of the outputs
+        size = 0
         for _ in range(args.rounds):
             for name, tree in (("old", args.old), ("new", args.new)):
                 out = Path(work) / f"{name}.json"
                 wall, peak, rc = measure(tree.resolve(), args.dump, out, args.jobs)
                 print(f"{name}: {tree}  wall {wall:.1f} s  peak {peak:,.0f} MB  exit {rc}")
-                outs[name].add(out.read_bytes())
+                data = out.read_bytes()
+                outs[name].add(hashlib.sha256(data).hexdigest())
+                size = len(data)
                 walls[name].append(wall)
         same = len(outs["old"] | outs["new"]) == 1
-        size = len(next(iter(outs["new"])))
         print("outputs byte-identical:", same, f"({size:,} bytes)")
     if args.rounds > 1:
         old, new = statistics.median(walls["old"]), statistics.median(walls["new"])

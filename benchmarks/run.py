@@ -45,6 +45,8 @@ from itertools import combinations, pairwise
 from pathlib import Path
 from typing import Any
 
+from methods import files_of
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "out"
@@ -160,7 +162,7 @@ def score(predicted: list[list[str]], truth: list[list[str]]) -> tuple[float, fl
 
 
 def dump_mb(dump: Path) -> float:
-    return sum(p.stat().st_size for p in dump.rglob("*") if p.is_file()) / 1e6
+    return sum(p.stat().st_size for p in files_of(dump)) / 1e6
 
 
 # --- methods -------------------------------------------------------------------------------
@@ -191,7 +193,7 @@ def run_method(
 
 def warm(dump: Path) -> None:
     """Read every file under ``dump`` once (into the page cache), untimed."""
-    for path in sorted(p for p in dump.rglob("*") if p.is_file()):
+    for path in files_of(dump):
         with path.open("rb") as f:
             while f.read(1 << 20):
                 pass

@@ -40,7 +40,6 @@ MIN_SENTENCE_WORDS = 8
 # An odd 64-bit multiplier (from splitmix64) to combine token hashes position by position.
 _COMBINE = np.uint64(0x9E3779B97F4A7C15)
 _EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's initial (empty) hash value for affine32
-_NO_HASHES = np.empty(0, dtype=np.uint64)
 
 
 def tokens(text: str) -> list[str]:
@@ -387,20 +386,6 @@ def shingle_hashes(words: list[str], size: int) -> U32:
     return _shingles_of(token_hashes(words), size)
 
 
-def joined_shingles(joined: str, size: int) -> U32:
-    """``shingle_hashes(joined.split(" "), size)`` of tokens joined by single spaces (as
-    ``verify.normalised`` gives them); no tokens when ``joined`` is empty.
-
-    >>> text = "One two, three four five six"
-    >>> a = joined_shingles(" ".join(tokens(text)), 5)
-    >>> a.tolist() == shingle_hashes(tokens(text), 5).tolist()
-    True
-    >>> len(joined_shingles("", 5))
-    0
-    """
-    return _shingles_of(token_hashes(joined.split(" ")) if joined else _NO_HASHES, size)
-
-
 def _shingles_of(th: U64, size: int) -> U32:
     if not len(th):
         return np.empty(0, dtype=np.uint32)
@@ -511,7 +496,7 @@ def sketch_texts(
 
     ``lines``: also give each text's lines as tokens (see ``sentence_tokens``), from the same
     pass; texts are cut at ``max_article_chars`` first. The distinct shingle hashes are not
-    kept: verification takes them from the few texts it compares (``joined_shingles``).
+    kept: verification takes them from the few texts it compares (``shingle_hashes``).
 
     The same values as ``minhash(shingle_hashes(tokens(text)))``, ``band_keys`` and
     ``sentence_hashes`` text by text (tested), at a fraction of the per-call cost.

@@ -21,7 +21,7 @@ from dedupe_releases.canonical import NO_DATE
 from dedupe_releases.config import Config
 from dedupe_releases.facts import Fact, Facts, extract_facts, find_facts
 from dedupe_releases.records import Article, Match, Scores
-from dedupe_releases.sketch import U64, joined_shingles, sentence_tokens, tokens, word_hashes
+from dedupe_releases.sketch import U64, sentence_tokens, shingle_hashes, tokens, word_hashes
 from dedupe_releases.spill import unpack_article
 from dedupe_releases.verify import RATIO_CHARS, Features, classify, normalised
 
@@ -74,7 +74,7 @@ def stored_features(
     if len(text) > config.sketch.max_article_chars:
         text, found = text[: config.sketch.max_article_chars], None
     words = normalised(text, limit=None)
-    shingles = joined_shingles(words, config.sketch.shingle_size)
+    shingles = shingle_hashes(words.split(" ") if words else [], config.sketch.shingle_size)
 
     def facts() -> Facts:
         return extract_facts(text, article.title, None if found is None else found(), words)
