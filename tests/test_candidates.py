@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedupe_releases.candidates import _bucket_pairs
+from dedupe_releases.candidates import CandidateIndex, _bucket_pairs
 
 
 def plain_pairs(
@@ -45,3 +45,26 @@ def test_bucket_pairs_are_the_pairs_of_owners_sharing_a_key(items, star_above, s
         np.array(keys, dtype=np.uint64), np.array(owners, dtype=np.uint32), star_above, skip_above
     )
     assert sorted(found.tolist()) == plain_pairs(keys, owners, star_above, skip_above)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(  # per article: its band keys and its sentence hashes, from few values
+        st.tuples(
+            st.lists(st.integers(0, 30), max_size=6), st.lists(st.integers(0, 30), max_size=6)
+        ),
+        max_size=40,
+    ),
+    st.integers(1, 8),
+    st.integers(1, 3),
+)
+def test_both_searches_side_by_side_give_what_each_gives_alone(articles, star_above, shared):
+    index = CandidateIndex()
+    spread = 0x9E3779B97F4A7C15  # over the whole 64-bit space, as real keys are
+    for bands, sentences in articles:
+        index.add(
+            np.array([b * spread % 2**64 for b in bands], dtype=np.uint64),
+            np.array(sorted({s * spread % 2**64 for s in sentences}), dtype=np.uint64),
+        )
+    alone = set(index.lsh_pairs(star_above)) | set(index.sentence_pairs(shared))
+    assert index.pairs(star_above, shared) == alone

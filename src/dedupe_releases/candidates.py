@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from array import array
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -91,13 +92,32 @@ class CandidateIndex:
     def lsh_pairs(self, max_bucket_pairs: int) -> Iterator[tuple[int, int]]:
         """Pairs of articles that share at least one band key; a bucket of more than
         ``max_bucket_pairs`` articles gives its star (``SketchConfig.max_bucket_pairs``)."""
-        pairs = _bucket_pairs(
-            _view(self._keys, np.uint64), _view(self._key_owner, np.uint32), max_bucket_pairs, None
-        )
-        return _decoded(np.unique(pairs))
+        return _decoded(self._lsh_keys(max_bucket_pairs))
 
     def sentence_pairs(self, min_shared: int) -> Iterator[tuple[int, int]]:
         """Pairs of articles sharing at least ``min_shared`` distinct long sentences, sorted."""
+        return _decoded(self._sentence_keys(min_shared))
+
+    def pairs(self, max_bucket_pairs: int, min_shared: int) -> set[tuple[int, int]]:
+        """``lsh_pairs`` and ``sentence_pairs`` together, the two searches side by side.
+
+        Both are mostly numpy sorts, which release the GIL: the sentence search runs in a
+        thread of its own while this one searches the band keys, so two cores share the
+        work. The same pairs as one search after the other.
+        """
+        with ThreadPoolExecutor(max_workers=1) as side:
+            sentences = side.submit(self._sentence_keys, min_shared)
+            found = set(self.lsh_pairs(max_bucket_pairs))
+            found.update(_decoded(sentences.result()))
+        return found
+
+    def _lsh_keys(self, max_bucket_pairs: int) -> U64:
+        pairs = _bucket_pairs(
+            _view(self._keys, np.uint64), _view(self._key_owner, np.uint32), max_bucket_pairs, None
+        )
+        return np.unique(pairs)
+
+    def _sentence_keys(self, min_shared: int) -> U64:
         pairs = _bucket_pairs(
             _view(self._sentences, np.uint64),
             _view(self._sentence_owner, np.uint32),
@@ -107,7 +127,7 @@ class CandidateIndex:
         pairs.sort()  # in place: a pair appears once per sentence it shares
         starts = np.flatnonzero(np.r_[True, pairs[1:] != pairs[:-1]])
         shared = np.diff(np.r_[starts, len(pairs)])
-        return _decoded(pairs[starts[shared >= min_shared]])
+        return pairs[starts[shared >= min_shared]]
 
 
 def _decoded(pairs: U64) -> Iterator[tuple[int, int]]:

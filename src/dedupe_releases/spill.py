@@ -276,25 +276,32 @@ class SpillStore:
             self._file.close()
 
     def position(self, article_id: str) -> int:
+        return self._place(article_id)[0]
+
+    def _place(self, article_id: str) -> tuple[int, int, int]:
+        """``(position, file index, ordinal)`` of an article id; KeyError if there is none."""
         source, _, ordinal = article_id.rpartition("#")
         index = self._file_of[source]
         n = int(ordinal) if ordinal.isdigit() else 0
         if not 1 <= n <= self._file_count[index]:
             raise KeyError(article_id)
-        return int(self._file_first[index]) + n - 1
+        return self._file_first[index] + n - 1, index, n
 
     def article(self, article_id: str) -> Article:
-        return self._load(self.position(article_id))
+        number, index, ordinal = self._place(article_id)
+        return self._load(number, index, ordinal)
 
-    def _load(self, number: int) -> Article:
+    def _load(self, number: int, index: int | None = None, ordinal: int = 0) -> Article:
+        """Article ``number``, in file ``index`` as its ``ordinal``-th (found when None)."""
         hit = self._cache.get(number)
         if hit is not None:
             self._cache.move_to_end(number)
             return hit
         record = self._read(number)
-        index = self._file_index(number)
-        first = self._file_first[index - 1]
-        article = unpack_article(record, self._sources[index - 1], number - first + 1)
+        if index is None:
+            index = self._file_index(number) - 1
+            ordinal = number - self._file_first[index] + 1
+        article = unpack_article(record, self._sources[index], ordinal)
         self._cache[number] = article
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
@@ -311,11 +318,9 @@ class SpillStore:
     def record_data(self, article_id: str) -> tuple[str, int, bytes, bytes]:
         """``(source, ordinal, record, sentence hashes as bytes)``: an article as plain data
         (``unpack_article(record, source, ordinal)`` reads it)."""
-        number = self.position(article_id)
-        index = self._file_index(number)
-        ordinal = number - int(self._file_first[index - 1]) + 1
+        number, index, ordinal = self._place(article_id)
         sentences = self._candidates.sentences_of(number).astype("<u8").tobytes()
-        return self._sources[index - 1], ordinal, self._read(number), sentences
+        return self._sources[index], ordinal, self._read(number), sentences
 
     def boilerplate(self, min_titles: int, min_files: int) -> Boilerplate:
         """Body lines found under at least ``min_titles`` titles in ``min_files`` files."""
@@ -358,8 +363,7 @@ class SpillStore:
         self, min_shared_sentences: int, max_bucket_pairs: int
     ) -> list[tuple[str, str]]:
         """Pairs to verify, in path order: shared band, shared sentences, or same text."""
-        pairs: set[tuple[int, int]] = set(self._candidates.lsh_pairs(max_bucket_pairs))
-        pairs.update(self._candidates.sentence_pairs(min_shared_sentences))
+        pairs = self._candidates.pairs(max_bucket_pairs, min_shared_sentences)
         pairs.update(self._same_hash_pairs())
         return [(self._id(i), self._id(j)) for i, j in sorted(pairs)]
 

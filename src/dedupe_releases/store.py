@@ -82,8 +82,7 @@ class MemoryStore:
         self, min_shared_sentences: int, max_bucket_pairs: int
     ) -> list[tuple[str, str]]:
         """Pairs to verify, in path order: shared band, shared sentences, or same text."""
-        pairs: set[tuple[int, int]] = set(self._candidates.lsh_pairs(max_bucket_pairs))
-        pairs.update(self._candidates.sentence_pairs(min_shared_sentences))
+        pairs = self._candidates.pairs(max_bucket_pairs, min_shared_sentences)
         for group in self._by_hash.values():  # exact copies, even when too short to sketch
             pairs.update((group[0], other) for other in group[1:])
         return [(self._ids[i], self._ids[j]) for i, j in sorted(pairs)]

@@ -386,8 +386,7 @@ class Index:
             number = index.add(keys, np.frombuffer(sentences, dtype="<u8").astype(np.uint64))
             refs.append((int(rid), str(ref)))
             by_hash.setdefault(content, []).append(number)
-        pairs: set[tuple[int, int]] = set(index.lsh_pairs(max_bucket_pairs))
-        pairs.update(index.sentence_pairs(min_shared_sentences))
+        pairs = index.pairs(max_bucket_pairs, min_shared_sentences)
         for group in by_hash.values():  # exact copies, even when too short to sketch
             pairs.update((group[0], other) for other in group[1:])
         return refs, sorted(pairs)
