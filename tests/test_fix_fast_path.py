@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections import Counter
 from pathlib import Path
+from unittest import mock
 
 import ftfy
 import ftfy.badness
@@ -17,6 +18,7 @@ from harness import generate_archive
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dedupe_releases import quiet
 from dedupe_releases.config import FixConfig
 from dedupe_releases.fix import (
     _FTFY,
@@ -215,6 +217,17 @@ def test_quiet_lines_are_plain_quiet_lines(text):
         elif "{" not in line:  # the stand-ins only ever add lines, and
             # any pair of quotes and pound or euro signs is taken for a QUIET_RISK match
             assert not plain_quiet(line) or _WIDER_RISK.search(line), line
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_RICH_TEXT, st.integers(1, 8))
+def test_quiet_lines_is_the_same_in_pieces_of_any_size(text, size):
+    """A big file is looked at a piece at a time: a pair of characters across a cut, or a
+    line's break at one, marks the same lines as in one piece."""
+    text = normalise_breaks(text)
+    whole = quiet_lines(text)
+    with mock.patch.object(quiet, "_CHUNK", size):
+        assert quiet_lines(text) == whole
 
 
 @settings(max_examples=3000, deadline=None)

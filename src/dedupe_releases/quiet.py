@@ -3,7 +3,7 @@
 Most lines of an English archive are ASCII plus a few typographic characters
 (:data:`QUIET_CHARS`) with nothing for any fixer to do but uncurl quotes. These functions
 find such lines, normalise line breaks and uncurl quotes with a few C-level string scans
-per file instead of a regular expression over every character. Each one is an exact
+and numpy steps per file instead of a regular expression over every character. Each one is an exact
 stand-in for a plain definition, named in its docstring and compared with it in
 ``tests/test_fix_fast_path.py``.
 """
@@ -11,7 +11,8 @@ stand-in for a plain definition, named in its docstring and compared with it in
 from __future__ import annotations
 
 import re
-from itertools import repeat
+
+import numpy as np
 
 #: The typographic characters of most English archive text. Of ftfy's mojibake patterns
 #: (``ftfy.badness.BADNESS_RE``) a text made of these and ASCII can match only where a
@@ -50,12 +51,13 @@ _PROBE = (
     ("\u2014", "a"),
     ("\u2026", "a"),
 )
-# What marks a line of the encoded probe as not quiet ("?", C0 controls but "\n", DEL) to 0.
-_MARKED = bytes([*range(0x00, 0x0A), *range(0x0B, 0x20), 0x3F, 0x7F])
-_MARK = bytes.maketrans(_MARKED, bytes(len(_MARKED)))
-# Where QUIET_RISK can match, in the probe. A "{" of the text, or a pair of those
+# What marks a line of the encoded probe as not quiet: "?", C0 controls but "\n", DEL.
+_QUESTION, _DELETE = ord("?"), 0x7F
+# Where QUIET_RISK can match, in the probe: "{{". A "{" of the text, or a pair of those
 # characters that QUIET_RISK does not name (two quotes in a row), only adds lines to check.
-_RISK = b"{{"
+_BRACE, _SPACE, _NEWLINE = ord("{"), ord(" "), ord("\n")
+#: Bytes of the probe looked at in one numpy step of ``quiet_lines``.
+_CHUNK = 1 << 20
 
 
 def normalise_breaks(text: str) -> str:
@@ -107,32 +109,31 @@ def quiet_lines(text: str) -> list[bool]:
     probe = text
     for c, stand_in in _PROBE:
         probe = probe.replace(c, stand_in)
-    data = probe.encode("ascii", "replace")  # one byte a character, "?" if not ASCII
-    found: list[int] = []  # positions, in lines that are not quiet
-    _find_lines(data, data.translate(_MARK), b"\x00", found)
-    _find_lines(data, data, _RISK, found)
-    _find_lines(data, data, b"  ", found)
-    lines = data.split(b"\n")
-    quiet = [True] * len(lines)
-    found.sort()
-    number = start = 0
-    for at in found:
-        number += data.count(b"\n", start, at)
-        start = at
-        quiet[number] = False
-    # A space to strip: one C-level pass over the lines, and a loop only if there is one.
-    spaces = repeat(b" ")
-    if any(map(bytes.startswith, lines, spaces)) or any(map(bytes.endswith, lines, spaces)):
-        for number, line in enumerate(lines):
-            if line[:1] == b" " or line[-1:] == b" ":
-                quiet[number] = False
-    return quiet
-
-
-def _find_lines(data: bytes, haystack: bytes, needle: bytes, found: list[int]) -> None:
-    """Add where ``needle`` is in ``haystack``, once per line of ``data`` (same length)."""
-    pos = haystack.find(needle)
-    while pos >= 0:
-        found.append(pos)
-        end = data.find(b"\n", pos)
-        pos = haystack.find(needle, end) if end >= 0 else -1
+    data = np.frombuffer(probe.encode("ascii", "replace"), dtype=np.uint8)  # "?" if not ASCII
+    breaks = np.flatnonzero(data == _NEWLINE)
+    quiet = np.ones(len(breaks) + 1, dtype=np.bool_)
+    for start in range(0, len(data), _CHUNK):
+        # The positions from ``start`` on that mark their line, found with numpy a piece at
+        # a time (so the temporaries stay small), each pair seen from its first byte.
+        here = data[start : start + _CHUNK]
+        after = data[start + 1 : start + _CHUNK + 1]  # the byte after each, but the last's
+        pair = len(after)
+        space = here == _SPACE
+        newline = here == _NEWLINE
+        # "?" (not ASCII), "&" and "[" (now "\x00"), the other controls but "\n", and DEL
+        marked = ((here < 0x20) ^ newline) | (here == _QUESTION) | (here == _DELETE)
+        after_space = after == _SPACE
+        marked[:pair] |= (
+            (space[:pair] & after_space)  # two spaces in a row
+            | ((here[:pair] == _BRACE) & (after == _BRACE))  # where QUIET_RISK can match
+            | (space[:pair] & (after == _NEWLINE))  # a space at a line's end
+        )
+        at = np.flatnonzero(marked) + start
+        starts = np.flatnonzero(newline[:pair] & after_space) + start + 1
+        quiet[np.searchsorted(breaks, at)] = False  # the breaks before a position: its line
+        quiet[np.searchsorted(breaks, starts)] = False  # a space at a line's start
+    if len(data) and data[0] == _SPACE:
+        quiet[0] = False
+    if len(data) and data[-1] == _SPACE:
+        quiet[-1] = False
+    return quiet.tolist()
