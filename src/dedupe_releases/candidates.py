@@ -127,7 +127,8 @@ class CandidateIndex:
         pairs.sort()  # in place: a pair appears once per sentence it shares
         starts = np.flatnonzero(np.r_[True, pairs[1:] != pairs[:-1]])
         shared = np.diff(np.r_[starts, len(pairs)])
-        return pairs[starts[shared >= min_shared]]
+        kept: U64 = pairs[starts[shared >= min_shared]]
+        return kept
 
 
 def _decoded(pairs: U64) -> Iterator[tuple[int, int]]:
