@@ -203,14 +203,26 @@ def learn_flat(
         top[lo : lo + (1 << 20)] = flat[lo : lo + (1 << 20)] >> np.uint64(60)
     found = [np.zeros(0, dtype=np.uint64)]
     masked = 0
+    # A learned line is in at least this many articles (an article's line hashes are
+    # distinct): the rest, nearly every line of an archive, is dropped after one plain sort,
+    # before the two sorts by (line, file) and (line, title).
+    least = max(min_files, min_titles, 1)
     for part in range(16):
         mask = top == part
         keys, owners = flat[mask], article_of[mask]
         if not len(keys):
             continue
+        ordered = np.sort(keys)
+        starts, counts = _runs(ordered)
+        frequent = ordered[starts[counts >= least]]
+        if not len(frequent):
+            continue
+        at = np.minimum(np.searchsorted(frequent, keys), len(frequent) - 1)
+        kept = frequent[at] == keys
+        keys, owners = keys[kept], owners[kept]
         many_files = _distinct_count_at_least(keys, file_numbers[owners], min_files)
         many_titles = _distinct_count_at_least(keys, title_hashes[owners], min_titles)
-        hashes = np.intersect1d(many_files, many_titles)
+        hashes = np.intersect1d(many_files, many_titles, assume_unique=True)
         if len(hashes):
             found.append(hashes)
             masked += int(np.isin(keys, hashes).sum())
@@ -225,8 +237,16 @@ def _distinct_count_at_least(
     order = np.lexsort((owners, keys))
     k, o = keys[order], owners[order]
     first = np.r_[True, (k[1:] != k[:-1]) | (o[1:] != o[:-1])]  # one per (key, owner)
-    values, counts = np.unique(k[first], return_counts=True)
-    return values[counts >= minimum]
+    distinct = k[first]  # still sorted
+    starts, counts = _runs(distinct)
+    found: U64 = distinct[starts[counts >= minimum]]
+    return found
+
+
+def _runs(ordered: U64) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Where each run of equal values of a sorted array starts, and how long it is."""
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    return starts, np.diff(np.r_[starts, len(ordered)])
 
 
 def title_hash(title: str) -> int:
