@@ -95,38 +95,39 @@ def cluster_matches(
     while pending:
         group = pending.pop()
         own_edges = group_edges.pop(group[0], [])
+        # Ids only from here on: an article is read again only if the choice is made again.
         if group[0] in chosen:  # a first grouping's component (later groups are new ones)
-            best_id, runner_id, reasons = chosen.pop(group[0])
-            canonical = article(best_id)
-            runner_up = article(runner_id) if runner_id is not None else None
+            canonical, runner_up, reasons = chosen.pop(group[0])
         else:
-            canonical, runner_up, reasons = pick_canonical(
+            best, runner, reasons = pick_canonical(
                 [article(i) for i in group], position, size, pinned, date
             )
-        kept: dict[str, float] = {canonical.id: 1.0}
+            canonical, runner_up = best.id, runner.id if runner else None
+        kept: dict[str, float] = {canonical: 1.0}
         rejected: list[str] = []
         for member in group:
-            if member == canonical.id:
+            if member == canonical:
                 continue
-            m = match(canonical.id, member)
+            m = match(canonical, member)
             if m is not None and m.relation in CLUSTER_RELATIONS:
                 kept[member] = m.scores.jaccard
             else:
                 rejected.append(member)
         if len(kept) > 1:
             members = tuple(sorted(kept, key=position))
-            if runner_up is not None and runner_up.id not in kept:
-                canonical, runner_up, reasons = pick_canonical(
+            if runner_up is not None and runner_up not in kept:
+                best, runner, reasons = pick_canonical(
                     [article(i) for i in members], position, size, pinned, date
                 )
+                canonical, runner_up = best.id, runner.id if runner else None
             clusters.append(
                 Cluster(
                     id=cluster_id(members, position),
-                    canonical=canonical.id,
+                    canonical=canonical,
                     members=members,
                     similarity={k: round(v, 4) for k, v in kept.items()},
                     reasons=reasons,
-                    runner_up=runner_up.id if runner_up else None,
+                    runner_up=runner_up,
                 )
             )
         if len(rejected) > 1:
