@@ -2,9 +2,9 @@
 
 Most lines of an English archive are ASCII plus a few typographic characters
 (:data:`QUIET_CHARS`) with nothing for any fixer to do but uncurl quotes. These functions
-find such lines, normalise line breaks and uncurl quotes with a few C-level string scans
-and numpy steps per file instead of a regular expression over every character. Each one is an exact
-stand-in for a plain definition, named in its docstring and compared with it in
+find such lines, normalise line breaks and uncurl quotes with a few C-level string scans and
+numpy steps per file instead of a regular expression over every character. Each one is an
+exact stand-in for a plain definition, named in its docstring and compared with it in
 ``tests/test_fix_fast_path.py``.
 """
 
