@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedupe_releases.candidates import CandidateIndex, _bucket_pairs
+from dedupe_releases.spill import SpillStore
 
 
 def plain_pairs(
@@ -68,3 +69,26 @@ def test_both_searches_side_by_side_give_what_each_gives_alone(articles, star_ab
         )
     alone = set(index.lsh_pairs(star_above)) | set(index.sentence_pairs(shared))
     assert index.pairs(star_above, shared) == alone
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 6), max_size=40), st.lists(st.integers(0, 4), min_size=1, max_size=8)
+)
+def test_exact_copies_and_ids_in_the_spill_store(hash_keys, files):
+    """Each group of articles with one content hash gives its first with each other one, and
+    pair numbers read back as ``source#ordinal`` in the files' order."""
+    store = SpillStore()
+    store._hash_keys.frombytes(np.array(hash_keys, dtype=np.uint64).tobytes())
+    groups: dict[int, list[int]] = {}
+    for number, key in enumerate(hash_keys):
+        groups.setdefault(key, []).append(number)
+    plain = sorted(members[0] << 32 | other for members in groups.values() for other in members[1:])
+    assert sorted(store._same_hash_keys().tolist()) == plain
+    numbers, ids = 0, []
+    for n, count in enumerate(files):  # files of ``count`` articles each, in order
+        store._sources.append(f"f{n}")
+        store._file_first.append(numbers)
+        ids += [f"f{n}#{k}" for k in range(1, count + 1)]
+        numbers += count
+    assert store._ids(np.arange(numbers, dtype=np.uint64)) == ids

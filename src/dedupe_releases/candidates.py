@@ -99,7 +99,12 @@ class CandidateIndex:
         return _decoded(self._sentence_keys(min_shared))
 
     def pairs(self, max_bucket_pairs: int, min_shared: int) -> set[tuple[int, int]]:
-        """``lsh_pairs`` and ``sentence_pairs`` together, the two searches side by side.
+        """``lsh_pairs`` and ``sentence_pairs`` together (``pair_keys``, decoded)."""
+        return set(_decoded(self.pair_keys(max_bucket_pairs, min_shared)))
+
+    def pair_keys(self, max_bucket_pairs: int, min_shared: int) -> U64:
+        """The pairs of ``lsh_pairs`` and ``sentence_pairs`` together as sorted, distinct keys
+        ``first << 32 | second`` (in the order of the pairs), the two searches side by side.
 
         Both are mostly numpy sorts, which release the GIL: the sentence search runs in a
         thread of its own while this one searches the band keys, so two cores share the
@@ -107,9 +112,9 @@ class CandidateIndex:
         """
         with ThreadPoolExecutor(max_workers=1) as side:
             sentences = side.submit(self._sentence_keys, min_shared)
-            found = set(self.lsh_pairs(max_bucket_pairs))
-            found.update(_decoded(sentences.result()))
-        return found
+            bands = self._lsh_keys(max_bucket_pairs)
+            both: U64 = np.union1d(bands, sentences.result())
+        return both
 
     def _lsh_keys(self, max_bucket_pairs: int) -> U64:
         pairs = _bucket_pairs(

@@ -363,30 +363,36 @@ class SpillStore:
         self, min_shared_sentences: int, max_bucket_pairs: int
     ) -> list[tuple[str, str]]:
         """Pairs to verify, in path order: shared band, shared sentences, or same text."""
-        pairs = self._candidates.pairs(max_bucket_pairs, min_shared_sentences)
-        pairs.update(self._same_hash_pairs())
-        return [(self._id(i), self._id(j)) for i, j in sorted(pairs)]
+        keys = np.union1d(
+            self._candidates.pair_keys(max_bucket_pairs, min_shared_sentences),
+            self._same_hash_keys(),
+        )
+        firsts = self._ids(keys >> np.uint64(32))
+        return list(zip(firsts, self._ids(keys & np.uint64(0xFFFFFFFF)), strict=True))
 
-    def _same_hash_pairs(self) -> Iterator[tuple[int, int]]:
-        """Exact copies (by content-hash key), even when too short to sketch: first to each."""
+    def _same_hash_keys(self) -> U64:
+        """Exact copies (by content-hash key), even when too short to sketch: the first of
+        each group of copies with each other one, as pair keys ``first << 32 | other``."""
         if not len(self._hash_keys):
-            return
+            return np.zeros(0, dtype=np.uint64)
         keys = np.frombuffer(self._hash_keys, dtype=np.uint64)
-        order = np.argsort(keys, kind="stable")
+        order = np.argsort(keys, kind="stable").astype(np.uint64)  # a group's first first
         ordered = keys[order]
-        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-        ends = np.r_[starts[1:], len(ordered)]
-        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-            if e - s > 1:
-                first = int(order[s])
-                for other in order[s + 1 : e].tolist():
-                    yield first, other
+        starts = np.r_[True, ordered[1:] != ordered[:-1]]
+        first = order[starts][np.cumsum(starts) - 1]  # the first of each one's group
+        later = ~starts
+        pairs: U64 = (first[later] << np.uint64(32)) | order[later]
+        return pairs
+
+    def _ids(self, numbers: U64) -> list[str]:
+        """The ids of articles ``numbers``, found all at once."""
+        firsts = np.frombuffer(self._file_first, np.uint64)
+        index = firsts.searchsorted(numbers, "right") - 1
+        ordinals = (numbers - firsts[index] + np.uint64(1)).tolist()
+        sources = self._sources
+        return [f"{sources[i]}#{n}" for i, n in zip(index.tolist(), ordinals, strict=True)]
 
     def _file_index(self, number: int) -> int:
         """1 + the index of the file holding article ``number`` (a typed, O(log n) search)."""
         firsts = np.frombuffer(self._file_first, np.uint64)
         return int(firsts.searchsorted(np.uint64(number), "right"))
-
-    def _id(self, number: int) -> str:
-        index = self._file_index(number)
-        return f"{self._sources[index - 1]}#{number - self._file_first[index - 1] + 1}"
