@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedupe_releases.records import Article
-from dedupe_releases.sketch import U64, sentence_tokens, tokens
+from dedupe_releases.sketch import U64, runs, sentence_tokens, tokens
 
 
 def line_hash(line: str) -> int:
@@ -213,7 +213,7 @@ def learn_flat(
         if not len(keys):
             continue
         ordered = np.sort(keys)
-        starts, counts = _runs(ordered)
+        starts, counts = runs(ordered)
         frequent = ordered[starts[counts >= least]]
         if not len(frequent):
             continue
@@ -238,15 +238,9 @@ def _distinct_count_at_least(
     k, o = keys[order], owners[order]
     first = np.r_[True, (k[1:] != k[:-1]) | (o[1:] != o[:-1])]  # one per (key, owner)
     distinct = k[first]  # still sorted
-    starts, counts = _runs(distinct)
+    starts, counts = runs(distinct)
     found: U64 = distinct[starts[counts >= minimum]]
     return found
-
-
-def _runs(ordered: U64) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """Where each run of equal values of a sorted array starts, and how long it is."""
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    return starts, np.diff(np.r_[starts, len(ordered)])
 
 
 def title_hash(title: str) -> int:

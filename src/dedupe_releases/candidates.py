@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dedupe_releases.sketch import MIN_SENTENCE_WORDS, U32, U64, sentence_hashes, tokens
+from dedupe_releases.sketch import MIN_SENTENCE_WORDS, U32, U64, runs, sentence_hashes, tokens
 
 #: A sentence found in more articles than this is boilerplate, not a shared quote.
 MAX_SENTENCE_ARTICLES = 20
@@ -130,8 +130,7 @@ class CandidateIndex:
             MAX_SENTENCE_ARTICLES,
         )
         pairs.sort()  # in place: a pair appears once per sentence it shares
-        starts = np.flatnonzero(np.r_[True, pairs[1:] != pairs[:-1]])
-        shared = np.diff(np.r_[starts, len(pairs)])
+        starts, shared = runs(pairs)
         kept: U64 = pairs[starts[shared >= min_shared]]
         return kept
 
@@ -179,8 +178,7 @@ def _slice_pairs(keys: U64, owners: U32, star_above: int | None, skip_above: int
     keys, owners = keys[order], owners[order]
     distinct = np.r_[True, (keys[1:] != keys[:-1]) | (owners[1:] != owners[:-1])]
     keys, owners = keys[distinct], owners[distinct]
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    sizes = np.diff(np.r_[starts, len(keys)])
+    starts, sizes = runs(keys)
     twos = starts[sizes == 2]  # by far the most common bucket: one vectorised step
     firsts, seconds = [owners[twos]], [owners[twos + 1]]
     kept = sizes > 2

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import numpy.typing as npt
 
 #: The typographic characters of most English archive text. Of ftfy's mojibake patterns
 #: (``ftfy.badness.BADNESS_RE``) a text made of these and ASCII can match only where a
@@ -110,8 +111,8 @@ def quiet_lines(text: str) -> list[bool]:
     for c, stand_in in _PROBE:
         probe = probe.replace(c, stand_in)
     data = np.frombuffer(probe.encode("ascii", "replace"), dtype=np.uint8)  # "?" if not ASCII
-    breaks = np.flatnonzero(data == _NEWLINE)
-    quiet = np.ones(len(breaks) + 1, dtype=np.bool_)
+    breaks: list[npt.NDArray[np.intp]] = []  # where the line breaks are, piece by piece
+    marks: list[npt.NDArray[np.intp]] = []  # positions in lines that are not quiet
     for start in range(0, len(data), _CHUNK):
         # The positions from ``start`` on that mark their line, found with numpy a piece at
         # a time (so the temporaries stay small), each pair seen from its first byte.
@@ -128,10 +129,13 @@ def quiet_lines(text: str) -> list[bool]:
             | ((here[:pair] == _BRACE) & (after == _BRACE))  # where QUIET_RISK can match
             | (space[:pair] & (after == _NEWLINE))  # a space at a line's end
         )
-        at = np.flatnonzero(marked) + start
-        starts = np.flatnonzero(newline[:pair] & after_space) + start + 1
-        quiet[np.searchsorted(breaks, at)] = False  # the breaks before a position: its line
-        quiet[np.searchsorted(breaks, starts)] = False  # a space at a line's start
+        breaks.append(np.flatnonzero(newline) + start)
+        marks.append(np.flatnonzero(marked) + start)
+        marks.append(np.flatnonzero(newline[:pair] & after_space) + start + 1)  # a line's start
+    lines = np.concatenate(breaks) if breaks else np.zeros(0, dtype=np.intp)
+    quiet = np.ones(len(lines) + 1, dtype=np.bool_)
+    if marks:  # the breaks before a position: its line
+        quiet[np.searchsorted(lines, np.concatenate(marks))] = False
     if len(data) and data[0] == _SPACE:
         quiet[0] = False
     if len(data) and data[-1] == _SPACE:

@@ -349,6 +349,16 @@ def sentence_hashes(text: str) -> U64:
     return sorted_distinct(run_hashes(token_hashes(words), starts, lengths))
 
 
+def runs(ordered: _A) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Where each run of equal values of a sorted array starts, and how long it is.
+
+    >>> [x.tolist() for x in runs(np.array([1, 1, 2, 5, 5, 5]))]
+    [[0, 2, 3], [2, 1, 3]]
+    """
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    return starts, np.diff(np.r_[starts, len(ordered)])
+
+
 def sorted_distinct(values: _A) -> _A:
     """``np.unique(values)`` for a small 1-d array: a plain sort and a mask, several times
     faster than numpy 2's hashing ``unique`` at a few hundred values.

@@ -299,7 +299,7 @@ class SpillStore:
             return hit
         record = self._read(number)
         if index is None:
-            index = self._file_index(number) - 1
+            index = self._file_index(number)
             ordinal = number - self._file_first[index] + 1
         article = unpack_article(record, self._sources[index], ordinal)
         self._cache[number] = article
@@ -393,6 +393,6 @@ class SpillStore:
         return [f"{sources[i]}#{n}" for i, n in zip(index.tolist(), ordinals, strict=True)]
 
     def _file_index(self, number: int) -> int:
-        """1 + the index of the file holding article ``number`` (a typed, O(log n) search)."""
+        """The index of the file holding article ``number`` (a typed, O(log n) search)."""
         firsts = np.frombuffer(self._file_first, np.uint64)
-        return int(firsts.searchsorted(np.uint64(number), "right"))
+        return int(firsts.searchsorted(np.uint64(number), "right")) - 1
