@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -220,7 +221,7 @@ def test_batch_tokens_equal_sentence_tokens_text_by_text(texts, lines):
         start += len(words)
         sentence_counts += counts
         if lines:
-            assert batch.lines[i] == found
+            assert batch.lines[i] == [line.encode() for line in found]
     assert start == len(batch.hashes)
     assert batch.sentence_counts.tolist() == sentence_counts
     assert len(batch.token_counts) == len(texts)
@@ -259,9 +260,32 @@ def test_batch_tokens_of_long_texts_with_many_kinds_of_characters():
         w, c = sentence_tokens(text, found)
         words += w
         counts += c
-        assert batch.lines[i] == found
+        assert batch.lines[i] == [line.encode() for line in found]
     assert batch.hashes.tolist() == token_hashes(words).tolist()
     assert batch.sentence_counts.tolist() == counts
+
+
+_BREAK_ALPHABET = b"ab .!?\"')]\n\t\r\x0b\x0c\x1c\x1f\x00\x02"
+_BREAK_BYTES = st.binary(max_size=60).map(
+    lambda b: bytes(_BREAK_ALPHABET[c % len(_BREAK_ALPHABET)] for c in b)
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_BREAK_BYTES)
+def test_sentence_breaks_are_where_the_regex_matches(data):
+    from dedupe_releases.sketch import _SENTENCE_BYTES, sentence_breaks
+
+    found = sentence_breaks(np.frombuffer(data, dtype=np.uint8)).tolist()
+    assert found == [m.start() for m in _SENTENCE_BYTES.finditer(data)]
+
+
+def test_word_bytes_are_the_word_byte_class():
+    from dedupe_releases.sketch import _IS_WORD, word_bytes
+
+    every = np.arange(256, dtype=np.uint8)
+    assert word_bytes(every)[1:-1].tolist() == _IS_WORD.tolist()
+    assert _IS_WORD.tolist() == [c >= 0x80 or bool(re.fullmatch(r"\w", chr(c))) for c in range(256)]
 
 
 def test_batch_tokens_take_the_fast_path_on_ordinary_texts():
@@ -269,6 +293,7 @@ def test_batch_tokens_take_the_fast_path_on_ordinary_texts():
 
     assert _batch_tokens("one £2 “two”.\nthree\x02four", 2, lines=True) is not None
     assert _batch_tokens("ΣΑΣ straße\xa0ﬁne\x02", 2, lines=True) is not None
+    assert _batch_tokens("one\x02two\x02three", 2, lines=False) is None  # a text holds "\x02"
 
 
 @pytest.mark.parametrize("sizes", [[3, 9000, 2, 7999, 8000, 8001], [20000], [4000] * 5 + [1] * 40])

@@ -67,16 +67,15 @@ def line_hashes(article: Article) -> U64:
     return np.array(sorted(hashes), dtype=np.uint64)
 
 
-def line_hashes_from(article: Article, text_lines: list[str], max_chars: int) -> U64:
+def line_hashes_from(article: Article, text_lines: list[bytes], max_chars: int) -> U64:
     """``line_hashes(article)`` from the tokenised lines of ``article.text[:max_chars]``
-    (``sketch.sentence_tokens``'s ``lines``): the body is not tokenised again.
+    (``sketch.batch_tokens``'s ``lines``, UTF-8): the body is not tokenised again.
 
-    >>> from dedupe_releases.sketch import sentence_tokens
+    >>> from dedupe_releases.sketch import batch_tokens
     >>> from dedupe_releases.verify import _art
     >>> from dataclasses import replace
     >>> a = replace(_art("A\\ntitle"), body="Share this page.\\n\\nSHARE this page!\\nOther")
-    >>> lines = []
-    >>> _ = sentence_tokens(a.text, lines)
+    >>> lines = batch_tokens([a.text], lines=True).lines[0]
     >>> line_hashes_from(a, lines, 1000).tolist() == line_hashes(a).tolist()
     True
     """
@@ -85,10 +84,8 @@ def line_hashes_from(article: Article, text_lines: list[str], max_chars: int) ->
     if len(article.text) > max_chars:  # the lines were cut short: tokenise the body itself
         return line_hashes(article)
     keys = set(text_lines[article.title.count("\n") + 2 :])  # the title, then a blank line
-    keys.discard("")
-    hashes = {
-        int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "little") for k in keys
-    }
+    keys.discard(b"")
+    hashes = {int.from_bytes(hashlib.blake2b(k, digest_size=8).digest(), "little") for k in keys}
     return np.array(sorted(hashes), dtype=np.uint64)
 
 
