@@ -208,11 +208,12 @@ _BATCH_TEXT = st.text(
 @settings(max_examples=1000, deadline=None)
 @given(st.lists(_BATCH_TEXT, max_size=5), st.booleans())
 def test_batch_tokens_equal_sentence_tokens_text_by_text(texts, lines):
-    from dedupe_releases.sketch import batch_tokens, sentence_tokens, token_hashes
+    from dedupe_releases.sketch import batch_tokens, sentence_tokens, token_hashes, tokens
 
     batch = batch_tokens(texts, lines)
     start = 0
     sentence_counts: list[int] = []
+    line_counts: list[int] = []
     for i, text in enumerate(texts):
         found: list[str] | None = [] if lines else None
         words, counts = sentence_tokens(text, found)
@@ -222,8 +223,10 @@ def test_batch_tokens_equal_sentence_tokens_text_by_text(texts, lines):
         sentence_counts += counts
         if lines:
             assert batch.lines[i] == [line.encode() for line in found]
+            line_counts += [len(tokens(line)) for line in text.split("\n")]
     assert start == len(batch.hashes)
     assert batch.sentence_counts.tolist() == sentence_counts
+    assert batch.line_counts.tolist() == line_counts
     assert len(batch.token_counts) == len(texts)
     assert len(batch.lines) == (len(texts) if lines else 0)
 

@@ -105,7 +105,8 @@ def test_line_hashes_from_any_text(title, body):
     lines: list[str] = []
     sentence_tokens(article.text, lines)
     assert lines == [" ".join(re.findall(r"\w+", ln.casefold())) for ln in article.text.split("\n")]
-    assert line_hashes_from(article, lines, 10_000).tolist() == line_hashes(article).tolist()
+    encoded = [line.encode() for line in lines]
+    assert line_hashes_from(article, encoded, 10_000).tolist() == line_hashes(article).tolist()
 
 
 # --- verification in batches ----------------------------------------------------------------

@@ -43,7 +43,7 @@ from dedupe_releases.facts import (
 from dedupe_releases.records import Article
 from dedupe_releases.sketch import sentence_tokens, tokens
 from dedupe_releases.verify import features, normalised
-from dedupe_releases.verify_batch import stored_features, stored_words
+from dedupe_releases.verify_batch import batch_features, stored_features, stored_words
 
 # Pieces that make facts, and near misses of facts, likely in generated text: currency signs,
 # months (cased, abbreviated, dotted, and a long s that matches "s" case-insensitively),
@@ -241,8 +241,13 @@ _LINES = (
     "  ",
     "...",
     "Ünïcödé İstanbul’s straße (2%)",
+    "Sign up for our free daily bulletin and get every story first.",
+    "sign UP for our free daily bulletin, and get every story first",
 )
-_BOILERPLATE = Boilerplate(frozenset([line_hash("Share this page"), line_hash("Twitter")]))
+_SIGN_UP = "Sign up for our free daily bulletin and get every story first."
+_BOILERPLATE = Boilerplate(
+    frozenset([line_hash("Share this page"), line_hash("Twitter"), line_hash(_SIGN_UP)])
+)
 _BODY = st.lists(st.sampled_from(_LINES) | _TEXT, max_size=12).map("\n".join)
 
 
@@ -299,6 +304,33 @@ def test_masked_features_are_the_features_of_the_masked_text(
     assert fast.sentences.tolist() == plain.sentences.tolist()
     assert (fast.normalised, fast.words, fast.title) == (plain.normalised, plain.words, plain.title)
     assert fast.facts == plain.facts
+
+
+@settings(max_examples=500)
+@given(st.lists(st.tuples(_TEXT, _BODY, st.booleans()), max_size=6), st.booleans())
+def test_batch_features_are_each_articles_stored_features(
+    articles: list[tuple[str, str, bool]], learned: bool
+) -> None:
+    """Masked or not, sharing lines or not, in a batch: each article's features are those
+    ``stored_features`` gives it alone (which the test above ties to the plain definition)."""
+    config = Config()
+    boilerplate = _BOILERPLATE if learned else Boilerplate()
+    items = [
+        (_article(title, body), sentence_hashes(_article(title, body).text), masked)
+        for title, body, masked in [*articles, *articles[:2]]
+    ]
+    dropped: dict[bytes, bool] = {}
+    batch = batch_features(items, config, boilerplate, [None] * len(items), dropped)
+    for (article, sentences, masked), fast in zip(items, batch, strict=True):
+        alone = stored_features(article, sentences, masked, config, boilerplate)
+        assert fast.shingles.tolist() == alone.shingles.tolist()
+        assert fast.sentences.tolist() == alone.sentences.tolist()
+        assert (fast.normalised, fast.words, fast.title) == (
+            alone.normalised,
+            alone.words,
+            alone.title,
+        )
+        assert fast.facts == alone.facts
 
 
 @settings(max_examples=500)

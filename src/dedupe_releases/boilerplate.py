@@ -33,8 +33,12 @@ def line_hash(line: str) -> int:
 
 def words_hash(words: list[str]) -> int:
     """``line_hash`` of a line from its tokens (``sketch.tokens``)."""
-    key = " ".join(words).encode()
-    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little")
+    return joined_hash(" ".join(words).encode())
+
+
+def joined_hash(joined: bytes) -> int:
+    """``line_hash`` of a line from its tokens joined by spaces, UTF-8 encoded."""
+    return int.from_bytes(hashlib.blake2b(joined, digest_size=8).digest(), "little")
 
 
 def body_lines(article: Article) -> list[str]:
@@ -85,8 +89,7 @@ def line_hashes_from(article: Article, text_lines: list[bytes], max_chars: int) 
         return line_hashes(article)
     keys = set(text_lines[article.title.count("\n") + 2 :])  # the title, then a blank line
     keys.discard(b"")
-    hashes = {int.from_bytes(hashlib.blake2b(k, digest_size=8).digest(), "little") for k in keys}
-    return np.array(sorted(hashes), dtype=np.uint64)
+    return np.array(sorted({joined_hash(k) for k in keys}), dtype=np.uint64)
 
 
 @dataclass(frozen=True, slots=True)

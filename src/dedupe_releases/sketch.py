@@ -128,6 +128,8 @@ class BatchTokens:
     sentence_counts: npt.NDArray[np.int64]  # tokens of each sentence, text after text
     #: each text's lines as their tokens joined by spaces, UTF-8 encoded (when asked)
     lines: tuple[list[bytes], ...]
+    #: the tokens of each of those lines, text after text (when asked)
+    line_counts: npt.NDArray[np.int64]
 
 
 def batch_tokens(texts: Sequence[str], lines: bool = False) -> BatchTokens:
@@ -154,6 +156,7 @@ def batch_tokens(texts: Sequence[str], lines: bool = False) -> BatchTokens:
     token_counts: list[int] = []
     sentence_counts: list[int] = []
     text_lines: list[list[bytes]] = []
+    line_counts: list[int] = []
     for text in texts:
         found: list[str] | None = [] if lines else None
         words, counts = sentence_tokens(text, found)
@@ -162,11 +165,13 @@ def batch_tokens(texts: Sequence[str], lines: bool = False) -> BatchTokens:
         sentence_counts += counts
         if found is not None:
             text_lines.append([line.encode() for line in found])
+            line_counts += [line.count(" ") + 1 if line else 0 for line in found]
     return BatchTokens(
         np.concatenate(hashes) if hashes else np.empty(0, dtype=np.uint64),
         np.array(token_counts, dtype=np.int64),
         np.array(sentence_counts, dtype=np.int64),
         tuple(text_lines),
+        np.array(line_counts, dtype=np.int64),
     )
 
 
@@ -268,6 +273,7 @@ def _batch_tokens(joined: str, n: int, lines: bool) -> BatchTokens | None:
     marks.sort()
     cuts = np.append(np.searchsorted(starts, marks), total)
     text_lines: tuple[list[bytes], ...] = ()
+    line_counts = _NO_COUNTS
     if lines:  # " a b \x01 c \x02 d": every item after one space
         spaced = single_spaced(
             data.replace(b"\n", b" \x01 ").replace(b"\x02", b" \x02 ").translate(_LINE_BYTES)
@@ -275,7 +281,13 @@ def _batch_tokens(joined: str, n: int, lines: bool) -> BatchTokens | None:
         text_lines = tuple(
             [line[1:] for line in text.split(b" \x01")] for text in spaced.split(b" \x02")
         )
-    return BatchTokens(hashes, token_counts, np.diff(cuts, prepend=0), text_lines)
+        line_ends = np.concatenate((np.flatnonzero(arr == 10), text_ends))
+        line_ends.sort()
+        line_counts = np.diff(np.append(np.searchsorted(starts, line_ends), total), prepend=0)
+    return BatchTokens(hashes, token_counts, np.diff(cuts, prepend=0), text_lines, line_counts)
+
+
+_NO_COUNTS = np.zeros(0, dtype=np.int64)
 
 
 def _crc32_table() -> U32:
@@ -374,7 +386,7 @@ def run_hashes(hashes: U64, starts: npt.NDArray[np.int64], lengths: npt.NDArray[
         return _fmix64(runs + lengths.astype(np.uint64) * _COMBINE)
 
 
-def _sentence_runs(
+def sentence_runs(
     counts: Sequence[int] | npt.NDArray[np.int64], offset: int = 0
 ) -> tuple[npt.NDArray[np.int64], ...]:
     lengths = np.asarray(counts, dtype=np.int64)
@@ -391,13 +403,13 @@ def word_hashes(words: list[str], counts: Sequence[int], size: int) -> tuple[U32
     ``MIN_SENTENCE_WORDS`` or more words are hashed, each where the counts before it put it.
     """
     hashes = token_hashes(words)
-    starts, lengths = _sentence_runs(counts)
+    starts, lengths = sentence_runs(counts)
     sentences = (
         sorted_distinct(run_hashes(hashes, starts, lengths))
         if len(starts)
         else np.empty(0, dtype=np.uint64)
     )
-    return _shingles_of(hashes, size), sentences
+    return shingles_of(hashes, size), sentences
 
 
 def sentence_hashes(text: str) -> U64:
@@ -407,7 +419,7 @@ def sentence_hashes(text: str) -> U64:
     1
     """
     words, counts = sentence_tokens(text)
-    starts, lengths = _sentence_runs(counts)
+    starts, lengths = sentence_runs(counts)
     if not len(starts):
         return np.empty(0, dtype=np.uint64)
     return sorted_distinct(run_hashes(token_hashes(words), starts, lengths))
@@ -457,10 +469,10 @@ def shingle_hashes(words: list[str], size: int) -> U32:
     >>> len(shingle_hashes(["short", "text"], 5)), len(shingle_hashes([], 5))
     (1, 0)
     """
-    return _shingles_of(token_hashes(words), size)
+    return shingles_of(token_hashes(words), size)
 
 
-def _shingles_of(th: U64, size: int) -> U32:
+def shingles_of(th: U64, size: int) -> U32:
     if not len(th):
         return np.empty(0, dtype=np.uint32)
     n = max(len(th) - size + 1, 1)
@@ -607,14 +619,14 @@ def sketch_texts(
     with np.errstate(over="ignore"):
         for i in np.flatnonzero(shingled & ~long).tolist():
             start, count = int(token_starts[i]), int(token_counts[i])
-            signatures[i] = _fmix32(_shingles_of(hashes[start : start + count], size)) * a + b
+            signatures[i] = _fmix32(shingles_of(hashes[start : start + count], size)) * a + b
         rows = np.flatnonzero(long)
         lo = token_starts[rows]
         _minhash_segments(mixed, lo, lo + token_counts[rows] - size + 1, a, b, signatures, rows)
     keys = _band_key_rows(signatures, config.bands)
 
     # Sentences: runs of at least MIN_SENTENCE_WORDS tokens between sentence breaks.
-    starts, lengths = _sentence_runs(piece_counts)
+    starts, lengths = sentence_runs(piece_counts)
     owners = np.searchsorted(token_starts, starts, side="right") - 1
     if len(starts):
         found = run_hashes(hashes, starts, lengths)
