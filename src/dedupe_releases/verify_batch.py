@@ -363,16 +363,17 @@ def verify_batch(
             feats[k] = feats_of_copy[key]
         return feats[k]
 
-    # The features every pair that is not an exact copy needs, computed together.
+    # The features of every article of the batch, computed together: a pair that is not an
+    # exact copy compares them, and an exact copy's word count is theirs (``stored_words``
+    # gives the same count, for the few texts cut at ``max_article_chars``).
     limit = config.sketch.max_article_chars
     wanted: dict[tuple[str, str, bool, bytes], int] = {}
     for i, j in pairs:
-        if loaded[i].content_hash != loaded[j].content_hash:
-            for k in (i, j):
-                article = loaded[k]
-                if len(article.text) <= limit:
-                    key = (article.text, article.title, articles[k][4], articles[k][3])
-                    wanted.setdefault(key, k)
+        for k in (i, j):
+            article = loaded[k]
+            if len(article.text) <= limit:
+                key = (article.text, article.title, articles[k][4], articles[k][3])
+                wanted.setdefault(key, k)
     if wanted:
         computed = batch_features(
             [
@@ -393,6 +394,9 @@ def verify_batch(
             return feats[k].words
         masked = articles[k][4]
         article = loaded[k]
+        computed = feats_of_copy.get((article.text, article.title, masked, articles[k][3]))
+        if computed is not None:
+            return computed.words
         key = (article.text, article.title, masked)
         if key not in words_of_copy:
             words_of_copy[key] = stored_words(article, masked, config, mask, lines)
