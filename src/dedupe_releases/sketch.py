@@ -370,10 +370,29 @@ _RUN_INVERSE = pow(_RUN, -1, 2**64)
 
 
 def _powers(base: int, n: int) -> U64:
+    """``base ** i`` modulo 2**64 for ``i`` below ``n``; the first ``_POWERS_KEPT`` are made
+    once per process (verification asks for them text by text).
+
+    >>> _powers(3, 5).tolist(), _powers(3, 2).tolist()
+    ([1, 3, 9, 27, 81], [1, 3])
+    """
+    if n <= _POWERS_KEPT:
+        kept = _powers_kept.get(base)
+        if kept is None:
+            kept = _powers_kept[base] = _powers_made(base, _POWERS_KEPT)
+        return kept[:n]
+    return _powers_made(base, n)
+
+
+def _powers_made(base: int, n: int) -> U64:
     out = np.full(n, base, dtype=np.uint64)
     out[0] = 1
-    with np.errstate(over="ignore"):
-        return np.cumprod(out, dtype=np.uint64)
+    return np.cumprod(out, dtype=np.uint64)
+
+
+#: Powers kept per base: 512 KB each, more tokens than all but the longest texts have.
+_POWERS_KEPT = 1 << 16
+_powers_kept: dict[int, U64] = {}
 
 
 def run_hashes(hashes: U64, starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]) -> U64:
