@@ -374,8 +374,7 @@ def _verify_stored(
             articles: list[ArticleData] = []
             for article_id in number:
                 number[article_id] = len(articles)
-                masked = bool(boilerplate.hashes) and store.has_line(article_id, boilerplate.hashes)
-                articles.append((*store.record_data(article_id), masked))
+                articles.append(store.verify_data(article_id, boilerplate.hashes))
             ids.append(list(number))
             yield articles, [(number[a], number[b]) for a, b in chunk]
 

@@ -315,13 +315,6 @@ class SpillStore:
         assert self._file is not None
         return os.pread(self._file.fileno(), size, offset)
 
-    def record_data(self, article_id: str) -> tuple[str, int, bytes, bytes]:
-        """``(source, ordinal, record, sentence hashes as bytes)``: an article as plain data
-        (``unpack_article(record, source, ordinal)`` reads it)."""
-        number, index, ordinal = self._place(article_id)
-        sentences = self._candidates.sentences_of(number).astype("<u8").tobytes()
-        return self._sources[index], ordinal, self._read(number), sentences
-
     def boilerplate(self, min_titles: int, min_files: int) -> Boilerplate:
         """Body lines found under at least ``min_titles`` titles in ``min_files`` files."""
         if not len(self._lines):
@@ -339,9 +332,22 @@ class SpillStore:
             min_files,
         )
 
+    def verify_data(
+        self, article_id: str, hashes: frozenset[int]
+    ) -> tuple[str, int, bytes, bytes, bool]:
+        """What a verification batch sends of an article (``verify_batch.ArticleData``):
+        ``(source, ordinal, record, sentence hashes as bytes, has_line(article_id, hashes))``;
+        ``unpack_article(record, source, ordinal)`` reads the record."""
+        number, index, ordinal = self._place(article_id)
+        sentences = self._candidates.sentences_of(number).astype("<u8").tobytes()
+        masked = bool(hashes) and self._has_line_at(number, hashes)
+        return self._sources[index], ordinal, self._read(number), sentences, masked
+
     def has_line(self, article_id: str, hashes: frozenset[int]) -> bool:
         """Whether any of the article's body-line hashes is in ``hashes``."""
-        number = self.position(article_id)
+        return self._has_line_at(self.position(article_id), hashes)
+
+    def _has_line_at(self, number: int, hashes: frozenset[int]) -> bool:
         if self._line_ends is None or len(self._line_ends) != len(self._line_counts):
             counts = np.frombuffer(self._line_counts, dtype=np.uint32)
             self._line_ends = np.cumsum(counts, dtype=np.int64)
