@@ -100,7 +100,7 @@ def sentence_tokens(text: str, lines: list[str] | None = None) -> tuple[list[str
 # outside ASCII), so the runs of word bytes are the tokens, ready for the CRC. Sentence
 # breaks, line ends and text ends are found as byte positions, and each is placed among the
 # tokens by how many tokens start before it.
-_BREAK, _LINE_END, _TEXT_END = "\x00", "\x01", "\x02"
+_LINE_END, _TEXT_END = "\x01", "\x02"
 _ASCII = bytes(range(0x80))
 
 
