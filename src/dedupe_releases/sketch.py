@@ -405,6 +405,15 @@ def run_hashes(hashes: U64, starts: npt.NDArray[np.int64], lengths: npt.NDArray[
         return _fmix64(runs + lengths.astype(np.uint64) * _COMBINE)
 
 
+def distinct_run_hashes(
+    hashes: U64, starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]
+) -> U64:
+    """The distinct ``run_hashes`` of these runs, sorted (none for no runs)."""
+    if not len(starts):
+        return np.empty(0, dtype=np.uint64)
+    return sorted_distinct(run_hashes(hashes, starts, lengths))
+
+
 def sentence_runs(
     counts: Sequence[int] | npt.NDArray[np.int64], offset: int = 0
 ) -> tuple[npt.NDArray[np.int64], ...]:
@@ -422,13 +431,7 @@ def word_hashes(words: list[str], counts: Sequence[int], size: int) -> tuple[U32
     ``MIN_SENTENCE_WORDS`` or more words are hashed, each where the counts before it put it.
     """
     hashes = token_hashes(words)
-    starts, lengths = sentence_runs(counts)
-    sentences = (
-        sorted_distinct(run_hashes(hashes, starts, lengths))
-        if len(starts)
-        else np.empty(0, dtype=np.uint64)
-    )
-    return shingles_of(hashes, size), sentences
+    return shingles_of(hashes, size), distinct_run_hashes(hashes, *sentence_runs(counts))
 
 
 def sentence_hashes(text: str) -> U64:
@@ -438,10 +441,7 @@ def sentence_hashes(text: str) -> U64:
     1
     """
     words, counts = sentence_tokens(text)
-    starts, lengths = sentence_runs(counts)
-    if not len(starts):
-        return np.empty(0, dtype=np.uint64)
-    return sorted_distinct(run_hashes(token_hashes(words), starts, lengths))
+    return distinct_run_hashes(token_hashes(words), *sentence_runs(counts))
 
 
 def runs(ordered: _A) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:

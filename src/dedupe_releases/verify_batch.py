@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from functools import partial
 
 import numpy as np
-import numpy.typing as npt
 
 from dedupe_releases.boilerplate import Boilerplate, joined_hash
 from dedupe_releases.canonical import NO_DATE
@@ -25,12 +24,11 @@ from dedupe_releases.records import Article, Match, Scores
 from dedupe_releases.sketch import (
     U64,
     batch_tokens,
-    run_hashes,
+    distinct_run_hashes,
     sentence_runs,
     sentence_tokens,
     shingle_hashes,
     shingles_of,
-    sorted_distinct,
     tokens,
     word_hashes,
 )
@@ -145,7 +143,9 @@ def batch_features(
             words = b" ".join([line for line in lines if line]).decode()
             if masked:  # nothing to mask: the sentences as the masked text's
                 run = slice(sentence_cuts[i], sentence_cuts[i + 1])
-                sentences = _runs_of(text_hashes, starts[run] - first_token, lengths[run])
+                sentences = distinct_run_hashes(
+                    text_hashes, starts[run] - first_token, lengths[run]
+                )
             text = article.text
             out.append(
                 Features(
@@ -191,7 +191,7 @@ def batch_features(
             Features(
                 shingles_of(text_hashes[keep_tokens], size),
                 words[:RATIO_CHARS],
-                _runs_of(
+                distinct_run_hashes(
                     text_hashes, starts[run][keep_runs] - first_token, lengths[run][keep_runs]
                 ),
                 int(keep_tokens.sum()),
@@ -200,13 +200,6 @@ def batch_features(
             )
         )
     return out
-
-
-def _runs_of(hashes: U64, starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]) -> U64:
-    """The distinct hashes of these runs of tokens, sorted (``word_hashes``'s sentences)."""
-    if not len(starts):
-        return np.empty(0, dtype=np.uint64)
-    return sorted_distinct(run_hashes(hashes, starts, lengths))
 
 
 def _text_facts(
