@@ -54,6 +54,7 @@ class CandidateIndex:
         self._key_owner = array("I")
         self._sentences = array("Q")
         self._sentence_owner = array("I")
+        self._sentence_ends = array("Q")  # where each article's sentence hashes end
         self.count = 0
 
     def add(self, bands: U64, sentences: U64) -> int:
@@ -80,14 +81,16 @@ class CandidateIndex:
         self._key_owner.frombytes(np.repeat(numbers, band_counts).tobytes())
         self._sentences.frombytes(np.ascontiguousarray(sentences, dtype=np.uint64).tobytes())
         self._sentence_owner.frombytes(np.repeat(numbers, sentence_counts).tobytes())
+        before = self._sentence_ends[-1] if first else 0
+        ends = np.cumsum(sentence_counts, dtype=np.uint64) + np.uint64(before)
+        self._sentence_ends.frombytes(ends.tobytes())
         self.count += n
         return first
 
     def sentences_of(self, number: int) -> U64:
         """Article ``number``'s sentence hashes, as added."""
-        owners = _view(self._sentence_owner, np.uint32)
-        lo, hi = owners.searchsorted(np.array([number, number + 1], dtype=np.uint32))
-        return _view(self._sentences, np.uint64)[lo:hi].copy()
+        lo = self._sentence_ends[number - 1] if number else 0
+        return _view(self._sentences, np.uint64)[lo : self._sentence_ends[number]].copy()
 
     def lsh_pairs(self, max_bucket_pairs: int) -> Iterator[tuple[int, int]]:
         """Pairs of articles that share at least one band key; a bucket of more than
@@ -174,11 +177,18 @@ def _bucket_pairs(keys: U64, owners: U32, star_above: int | None, skip_above: in
 def _slice_pairs(keys: U64, owners: U32, star_above: int | None, skip_above: int | None) -> U64:
     if len(keys) == 0:
         return np.zeros(0, np.uint64)
-    order = np.lexsort((owners, keys))
-    keys, owners = keys[order], owners[order]
-    distinct = np.r_[True, (keys[1:] != keys[:-1]) | (owners[1:] != owners[:-1])]
-    keys, owners = keys[distinct], owners[distinct]
-    starts, sizes = runs(keys)
+    # Sorted by key, then by owner, as ``np.lexsort((owners, keys))`` gives (3x slower): the
+    # keys by an unstable sort, then each key replaced by its rank among the distinct keys,
+    # which fits in 32 bits beside the owner (a slice holds fewer than 2**32 keys), so one
+    # sort of 64-bit numbers orders the owners within each key and a mask drops repeats.
+    order = np.argsort(keys)
+    ordered = keys[order]
+    rank = np.cumsum(np.r_[False, ordered[1:] != ordered[:-1]], dtype=np.uint64)
+    both = (rank << np.uint64(32)) | owners[order].astype(np.uint64)
+    both.sort()
+    both = both[np.r_[True, both[1:] != both[:-1]]]
+    owners = (both & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    starts, sizes = runs(both >> np.uint64(32))
     twos = starts[sizes == 2]  # by far the most common bucket: one vectorised step
     firsts, seconds = [owners[twos]], [owners[twos + 1]]
     kept = sizes > 2
