@@ -231,6 +231,26 @@ def test_batch_tokens_equal_sentence_tokens_text_by_text(texts, lines):
     assert len(batch.lines) == (len(texts) if lines else 0)
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 5), max_size=12), max_size=8), st.sampled_from([1, 3, 5]))
+def test_text_shingles_are_each_texts_shingles(texts, size):
+    """Many texts' shingles at once, repeated tokens and short and empty texts among them,
+    are each text's ``shingles_of``."""
+    from dedupe_releases.sketch import shingles_of, text_shingles
+
+    hashes = np.array([t for text in texts for t in text], dtype=np.uint64) * np.uint64(
+        0x9E3779B97F4A7C15
+    )
+    counts = np.array([len(text) for text in texts], dtype=np.int64)
+    found = text_shingles(hashes, counts, size)
+    start = 0
+    assert len(found) == len(texts)
+    for text, shingles in zip(texts, found, strict=True):
+        alone = shingles_of(hashes[start : start + len(text)], size)
+        assert shingles.dtype == alone.dtype and shingles.tolist() == alone.tolist()
+        start += len(text)
+
+
 def test_what_the_byte_tokeniser_assumes_of_every_character():
     """``sketch._folded_bytes`` and ``_SENTENCE_BYTES`` rely on these, for all of Unicode."""
     import re

@@ -504,6 +504,41 @@ def shingles_of(th: U64, size: int) -> U32:
     return sorted_distinct((mixed >> np.uint64(32)).astype(np.uint32))
 
 
+def text_shingles(hashes: U64, counts: npt.NDArray[np.int64], size: int) -> list[U32]:
+    """``shingles_of`` of each text's tokens, ``hashes`` holding many texts' token hashes end
+    to end (``counts[i]`` of them for text ``i``): the windows of all texts at once, then one
+    sort of ``text << 32 | shingle`` keys, so a text costs a slice, not a dozen numpy calls.
+
+    >>> h = token_hashes(tokens("one two three four five six seven eight nine"))
+    >>> parts = text_shingles(h, np.array([7, 0, 2]), 5)
+    >>> [len(p) for p in parts], bool((parts[0] == shingles_of(h[:7], 5)).all())
+    ([3, 0, 1], True)
+    """
+    n = len(counts)
+    ends = np.cumsum(counts)
+    out: list[U32] = [np.empty(0, dtype=np.uint32)] * n
+    total = int(ends[-1]) if n else 0
+    windows = total - size + 1
+    if windows > 0:
+        with np.errstate(over="ignore"):
+            acc = np.zeros(windows, dtype=np.uint64)
+            for j in range(size):
+                acc = acc * _COMBINE + hashes[j : j + windows]
+            mixed = _fmix64(acc + np.uint64(size)) >> np.uint64(32)
+        owner = np.repeat(np.arange(n, dtype=np.uint64), counts)
+        inside = owner[:windows] == owner[size - 1 :]  # a window of one text's tokens
+        keys = (owner[:windows][inside] << np.uint64(32)) | mixed[inside]
+        keys = sorted_distinct(keys)
+        bounds = np.searchsorted(keys >> np.uint64(32), np.arange(n + 1, dtype=np.uint64)).tolist()
+        values = (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        for i in np.flatnonzero(counts >= size).tolist():
+            out[i] = values[bounds[i] : bounds[i + 1]]
+    for i in np.flatnonzero((counts > 0) & (counts < size)).tolist():  # one shingle of all
+        end = int(ends[i])
+        out[i] = shingles_of(hashes[end - int(counts[i]) : end], size)
+    return out
+
+
 @lru_cache(maxsize=8)
 def permutations(num_perm: int, seed: int) -> tuple[U32, U32]:
     """datasketch's affine32 permutation parameters ``(a, b)`` for these settings.

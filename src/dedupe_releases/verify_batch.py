@@ -24,11 +24,12 @@ from dedupe_releases.records import Article, Match, Scores
 from dedupe_releases.sketch import (
     U64,
     batch_tokens,
-    distinct_run_hashes,
+    run_hashes,
     sentence_runs,
     sentence_tokens,
     shingle_hashes,
-    shingles_of,
+    sorted_distinct,
+    text_shingles,
     tokens,
     word_hashes,
 )
@@ -133,36 +134,29 @@ def batch_features(
     sentence_texts = np.searchsorted(token_ends, starts, side="right")
     sentence_cuts = np.searchsorted(sentence_texts, np.arange(len(articles) + 1))
     learned = boilerplate.hashes
-    out: list[Features] = []
+    # What each article's features need of its own lines (its ratio text, title, facts and
+    # which lines are kept), then its shingles and sentences for all articles at once.
+    keep_lines = np.ones(int(line_ends[-1]) if len(articles) else 0, dtype=np.bool_)
+    parts: list[tuple[str, str, Callable[[], Facts], U64 | None]] = []
     for i, (article, sentences, masked) in enumerate(articles):
         lines = batch.lines[i]
-        first_token = int(token_ends[i] - batch.token_counts[i])
-        text_hashes = hashes[first_token : int(token_ends[i])]
         title = " ".join(tokens(article.title))
         if not masked or not learned or not article.body:
             words = b" ".join([line for line in lines if line]).decode()
-            if masked:  # nothing to mask: the sentences as the masked text's
-                run = slice(sentence_cuts[i], sentence_cuts[i + 1])
-                sentences = distinct_run_hashes(
-                    text_hashes, starts[run] - first_token, lengths[run]
-                )
             text = article.text
-            out.append(
-                Features(
-                    shingles_of(text_hashes, size),
-                    words[:RATIO_CHARS],
-                    sentences,
-                    int(batch.token_counts[i]),
+            parts.append(
+                (
+                    words,
                     title,
                     partial(_text_facts, text, article.title, found[i], words)
                     if not masked
                     else partial(extract_facts, text, article.title, tokens=words),
+                    None if masked else sentences,  # nothing to mask: sentences of all lines
                 )
             )
             continue
         # Masked: the lines of ``Boilerplate.mask_words``, found among the text's lines.
         first_line = int(line_ends[i]) - len(lines)
-        kept = np.ones(len(lines), dtype=np.bool_)
         paragraphs = []
         j = article.title.count("\n") + 2  # the title's lines, then a blank line
         for paragraph in article.body.split("\n\n"):
@@ -173,7 +167,7 @@ def batch_features(
                 if drop is None:
                     drop = dropped[key] = joined_hash(key) in learned
                 if drop:
-                    kept[j] = False
+                    keep_lines[first_line + j] = False
                 else:
                     kept_lines.append(ln)
                 j += 1
@@ -181,23 +175,26 @@ def batch_features(
             if kept_lines:
                 paragraphs.append("\n".join(kept_lines))
         text = "\n\n".join([article.title, *paragraphs])
-        kept_words = [line for line, k in zip(lines, kept.tolist(), strict=True) if k and line]
-        words = b" ".join(kept_words).decode()
-        counts = line_counts[first_line : int(line_ends[i])]
-        keep_tokens = np.repeat(kept, counts)
-        run = slice(sentence_cuts[i], sentence_cuts[i + 1])
-        keep_runs = kept[sentence_lines[run] - first_line]
+        kept = keep_lines[first_line : int(line_ends[i])].tolist()
+        words = b" ".join(
+            [line for line, k in zip(lines, kept, strict=True) if k and line]
+        ).decode()
+        parts.append(
+            (words, title, partial(extract_facts, text, article.title, tokens=words), None)
+        )
+    keep_tokens = np.repeat(keep_lines, line_counts)
+    kept_before = np.concatenate(([0], np.cumsum(keep_tokens)))  # kept tokens before each
+    kept_counts = np.diff(kept_before[token_ends], prepend=0)
+    shingles = text_shingles(hashes[keep_tokens], kept_counts, size)
+    keep_runs = keep_lines[sentence_lines]
+    run_values = run_hashes(hashes, starts, lengths) if len(starts) else np.zeros(0, np.uint64)
+    out: list[Features] = []
+    for i, (words, title, facts, stored) in enumerate(parts):
+        if stored is None:  # the distinct hashes of its kept lines' long sentences
+            run = slice(sentence_cuts[i], sentence_cuts[i + 1])
+            stored = sorted_distinct(run_values[run][keep_runs[run]])
         out.append(
-            Features(
-                shingles_of(text_hashes[keep_tokens], size),
-                words[:RATIO_CHARS],
-                distinct_run_hashes(
-                    text_hashes, starts[run][keep_runs] - first_token, lengths[run][keep_runs]
-                ),
-                int(keep_tokens.sum()),
-                title,
-                partial(extract_facts, text, article.title, tokens=words),
-            )
+            Features(shingles[i], words[:RATIO_CHARS], stored, int(kept_counts[i]), title, facts)
         )
     return out
 
