@@ -495,13 +495,18 @@ def shingles_of(th: U64, size: int) -> U32:
     if not len(th):
         return np.empty(0, dtype=np.uint32)
     n = max(len(th) - size + 1, 1)
-    width = min(size, len(th))
+    return sorted_distinct(_windows(th, min(size, len(th)), n).astype(np.uint32))
+
+
+def _windows(hashes: U64, width: int, count: int) -> U64:
+    """The hash of each of the first ``count`` runs of ``width`` consecutive tokens (a
+    shingle's hash: 32 bits, in a uint64), from the tokens' hashes."""
     with np.errstate(over="ignore"):
-        acc = np.zeros(n, dtype=np.uint64)
+        acc = np.zeros(count, dtype=np.uint64)
         for j in range(width):
-            acc = acc * _COMBINE + th[j : j + n]
-        mixed = _fmix64(acc + np.uint64(width))
-    return sorted_distinct((mixed >> np.uint64(32)).astype(np.uint32))
+            acc = acc * _COMBINE + hashes[j : j + count]
+        out: U64 = _fmix64(acc + np.uint64(width)) >> np.uint64(32)
+    return out
 
 
 def text_shingles(hashes: U64, counts: npt.NDArray[np.int64], size: int) -> list[U32]:
@@ -520,11 +525,7 @@ def text_shingles(hashes: U64, counts: npt.NDArray[np.int64], size: int) -> list
     total = int(ends[-1]) if n else 0
     windows = total - size + 1
     if windows > 0:
-        with np.errstate(over="ignore"):
-            acc = np.zeros(windows, dtype=np.uint64)
-            for j in range(size):
-                acc = acc * _COMBINE + hashes[j : j + windows]
-            mixed = _fmix64(acc + np.uint64(size)) >> np.uint64(32)
+        mixed = _windows(hashes, size, windows)
         owner = np.repeat(np.arange(n, dtype=np.uint64), counts)
         inside = owner[:windows] == owner[size - 1 :]  # a window of one text's tokens
         keys = (owner[:windows][inside] << np.uint64(32)) | mixed[inside]
@@ -659,11 +660,7 @@ def sketch_texts(
     total = len(hashes)
     windows = max(total - size + 1, 0)
     with np.errstate(over="ignore"):
-        acc = np.zeros(windows, dtype=np.uint64)
-        for j in range(size):
-            acc = acc * _COMBINE + hashes[j : j + windows]
-        raw = (_fmix64(acc + np.uint64(size)) >> np.uint64(32)).astype(np.uint32)
-        mixed = _fmix32(raw)
+        mixed = _fmix32(_windows(hashes, size, windows).astype(np.uint32))
     a, b = permutations(config.num_perm, config.seed)
     signatures = np.full((n, config.num_perm), _EMPTY, dtype=np.uint32)
     shingled = token_counts > 0
