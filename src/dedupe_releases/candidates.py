@@ -17,7 +17,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dedupe_releases.sketch import MIN_SENTENCE_WORDS, U32, U64, runs, sentence_hashes, tokens
+from dedupe_releases.sketch import (
+    MIN_SENTENCE_WORDS,
+    U32,
+    U64,
+    runs,
+    sentence_hashes,
+    sorted_distinct,
+    tokens,
+)
 
 #: A sentence found in more articles than this is boilerplate, not a shared quote.
 MAX_SENTENCE_ARTICLES = 20
@@ -44,16 +52,16 @@ class CandidateIndex:
     """Collects band keys and sentence hashes per article, then yields candidate pairs.
 
     Articles are numbered in the order they are added; pairs are ``(i, j)`` with ``i < j``.
-    Keys live in flat growable arrays (8 bytes per key, 4 per owner, no object per article),
-    and are grouped one slice of the key space at a time, so the sort's temporaries stay a
-    small fraction of the keys themselves.
+    Keys live in flat growable arrays (8 bytes per key, 4 per band key's owner, and 8 per
+    article for where its sentence hashes end, their owners made only for the search; no
+    object per article), and are grouped one slice of the key space at a time, so the sort's
+    temporaries stay a small fraction of the keys themselves.
     """
 
     def __init__(self) -> None:
         self._keys = array("Q")
         self._key_owner = array("I")
         self._sentences = array("Q")
-        self._sentence_owner = array("I")
         self._sentence_ends = array("Q")  # where each article's sentence hashes end
         self.count = 0
 
@@ -80,7 +88,6 @@ class CandidateIndex:
         self._keys.frombytes(np.ascontiguousarray(bands, dtype=np.uint64).tobytes())
         self._key_owner.frombytes(np.repeat(numbers, band_counts).tobytes())
         self._sentences.frombytes(np.ascontiguousarray(sentences, dtype=np.uint64).tobytes())
-        self._sentence_owner.frombytes(np.repeat(numbers, sentence_counts).tobytes())
         before = self._sentence_ends[-1] if first else 0
         ends = np.cumsum(sentence_counts, dtype=np.uint64) + np.uint64(before)
         self._sentence_ends.frombytes(ends.tobytes())
@@ -126,12 +133,12 @@ class CandidateIndex:
         return np.unique(pairs)
 
     def _sentence_keys(self, min_shared: int) -> U64:
+        ends = _view(self._sentence_ends, np.uint64).astype(np.int64)
+        owners = np.repeat(np.arange(len(ends), dtype=np.uint32), np.diff(ends, prepend=0))
         pairs = _bucket_pairs(
-            _view(self._sentences, np.uint64),
-            _view(self._sentence_owner, np.uint32),
-            None,
-            MAX_SENTENCE_ARTICLES,
+            _view(self._sentences, np.uint64), owners, None, MAX_SENTENCE_ARTICLES
         )
+        del owners  # 4 bytes per sentence hash, not kept through the sort below
         pairs.sort()  # in place: a pair appears once per sentence it shares
         starts, shared = runs(pairs)
         kept: U64 = pairs[starts[shared >= min_shared]]
@@ -184,9 +191,7 @@ def _slice_pairs(keys: U64, owners: U32, star_above: int | None, skip_above: int
     order = np.argsort(keys)
     ordered = keys[order]
     rank = np.cumsum(np.r_[False, ordered[1:] != ordered[:-1]], dtype=np.uint64)
-    both = (rank << np.uint64(32)) | owners[order].astype(np.uint64)
-    both.sort()
-    both = both[np.r_[True, both[1:] != both[:-1]]]
+    both = sorted_distinct((rank << np.uint64(32)) | owners[order].astype(np.uint64))
     owners = (both & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     starts, sizes = runs(both >> np.uint64(32))
     twos = starts[sizes == 2]  # by far the most common bucket: one vectorised step
