@@ -1,10 +1,13 @@
-"""Wall time and peak memory of ``scan`` from two source trees on one dump, in one command.
+"""Wall time, CPU time and peak memory of ``scan`` from two source trees on one dump, in one
+command.
 
 Runs ``python -m dedupe_releases scan DUMP -f json -o FILE`` with each tree's ``src`` first on
 ``PYTHONPATH`` (one after the other, never together; ``--rounds`` alternating pairs), samples
 the resident size of the process and all its children every 20 ms (as ``run.py`` does), and
 says whether the outputs are byte for byte the same. With several rounds it prints the median
-wall time of each tree and the ratio of the medians (old / new: above 1, the new is faster).
+wall and CPU times of each tree and the ratios of the medians (old / new: above 1, the new is
+faster). CPU time, summed over the scan's processes, is the steadier of the two on a shared
+machine.
 
     python benchmarks/peak_ab.py DUMP OLD_TREE NEW_TREE [--jobs N] [--rounds N]
 """
@@ -19,10 +22,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from run import run_measured
+from run import Measured, run_measured
 
 
-def measure(tree: Path, dump: Path, out: Path, jobs: int) -> tuple[float, float, int]:
+def measure(tree: Path, dump: Path, out: Path, jobs: int) -> Measured:
     env = {**os.environ, "PYTHONPATH": str(tree / "src")}
     cmd = [sys.executable, "-m", "dedupe_releases", "scan", str(dump), "-f", "json"]
     return run_measured([*cmd, "-o", str(out), "--jobs", str(jobs), "-q"], env)
@@ -37,23 +40,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="alternating pairs of runs")
     args = parser.parse_args(argv)
     walls: dict[str, list[float]] = {"old": [], "new": []}
+    cpus: dict[str, list[float]] = {"old": [], "new": []}
     with tempfile.TemporaryDirectory() as work:
         outs: dict[str, set[str]] = {"old": set(), "new": set()}  # digests of the outputs
         size = 0
         for _ in range(args.rounds):
             for name, tree in (("old", args.old), ("new", args.new)):
                 out = Path(work) / f"{name}.json"
-                wall, peak, rc = measure(tree.resolve(), args.dump, out, args.jobs)
-                print(f"{name}: {tree}  wall {wall:.1f} s  peak {peak:,.0f} MB  exit {rc}")
+                m = measure(tree.resolve(), args.dump, out, args.jobs)
+                print(
+                    f"{name}: {tree}  wall {m.wall:.1f} s  CPU {m.cpu:.1f} s"
+                    f"  peak {m.peak_mb:,.0f} MB  exit {m.returncode}"
+                )
                 data = out.read_bytes()
                 outs[name].add(hashlib.sha256(data).hexdigest())
                 size = len(data)
-                walls[name].append(wall)
+                walls[name].append(m.wall)
+                cpus[name].append(m.cpu)
         same = len(outs["old"] | outs["new"]) == 1
         print("outputs byte-identical:", same, f"({size:,} bytes)")
     if args.rounds > 1:
         old, new = statistics.median(walls["old"]), statistics.median(walls["new"])
         print(f"median wall: old {old:.1f} s, new {new:.1f} s, old/new {old / new:.2f}x")
+        old, new = statistics.median(cpus["old"]), statistics.median(cpus["new"])
+        print(f"median CPU: old {old:.1f} s, new {new:.1f} s, old/new {old / new:.2f}x")
     return 0
 
 

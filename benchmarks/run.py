@@ -6,11 +6,13 @@ One command, e.g.::
 
 For each size it generates (once; cached under ``benchmarks/out/``) a labelled corpus with
 ``benchmarks/corpus.py``, then runs each method as its own process and measures, from
-outside: wall time (process start to exit, imports included), peak memory of all its
-processes together (the sum of the resident sizes of the process and every descendant,
-sampled from ``/proc`` every 20 ms, so shared pages count once per process: an upper bound;
-a child that has not yet started a program of its own, still running its parent's, is not
-counted, see ``tree_rss_kb``), and pair precision/recall of its clusters against
+outside: wall time (process start to exit, imports included), CPU time of all its processes
+together (user and system seconds, from ``getrusage`` of this process's finished children,
+which covers every worker its parent waited for), peak memory of all its processes together
+(the sum of the resident sizes of the process and every descendant, sampled from ``/proc``
+every 20 ms, so shared pages count once per process: an upper bound; a child that has not
+yet started a program of its own, still running its parent's, is not counted, see
+``tree_rss_kb``), and pair precision/recall of its clusters against
 ``truth.json`` (a pair is two articles in one cluster). Methods (see ``benchmarks/methods.py``):
 
 * ``scan``: ``dedupe-releases scan DUMP --format json -o FILE --jobs N``;
@@ -35,6 +37,7 @@ import hashlib
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -61,6 +64,7 @@ class Result:
     wall: float
     peak_mb: float
     mb: float
+    cpu: float = 0.0  # user + system seconds of the method's processes, all together
     precision: float | None = None
     recall: float | None = None
     returncode: int = 0
@@ -128,10 +132,27 @@ def tree_rss_kb(root: int) -> int:
     return total
 
 
-def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
-    """Run a command; return (wall seconds, peak MB of its process tree, return code)."""
+@dataclass(frozen=True)
+class Measured:
+    """What ``run_measured`` saw of one command."""
+
+    wall: float  # seconds from start to exit
+    peak_mb: float  # peak of the summed resident sizes of its process tree
+    returncode: int
+    cpu: float  # user + system seconds of the command and every descendant it waited for
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> Measured:
+    """Run a command (one at a time: its CPU time is what this process's finished children
+    gained meanwhile) and measure it from outside."""
     peak = 0
     done = threading.Event()
+    cpu_before = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -145,11 +166,12 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[flo
     sampler.start()
     _, stderr = proc.communicate()
     wall = time.perf_counter() - start
+    cpu = _children_cpu() - cpu_before
     done.set()
     sampler.join()
     if proc.returncode not in (0, 1):
         sys.stderr.write(stderr.decode(errors="replace")[-2000:])
-    return wall, peak / 1024, proc.returncode
+    return Measured(wall, peak / 1024, proc.returncode, cpu)
 
 
 # --- corpora and scoring ---------------------------------------------------------------------
@@ -187,27 +209,27 @@ def dump_mb(dump: Path) -> float:
 # --- methods -------------------------------------------------------------------------------
 
 
-def run_scan(dump: Path, jobs: int, work: Path) -> tuple[float, float, int, int, list[list[str]]]:
+def run_scan(dump: Path, jobs: int, work: Path) -> tuple[Measured, int, list[list[str]]]:
     out = work / "scan.json"
     exe = shutil.which("dedupe-releases", path=str(Path(sys.executable).parent))
     cmd = [exe] if exe else [sys.executable, "-m", "dedupe_releases"]
     cmd += ["scan", str(dump), "--format", "json", "-o", str(out), "--jobs", str(jobs), "-q"]
-    wall, peak, rc = run_measured(cmd)
+    measured = run_measured(cmd)
     doc = json.loads(out.read_text())
     clusters = [[m["id"] for m in c["members"]] for c in doc["clusters"]]
-    return wall, peak, rc, doc["counts"]["articles"], clusters
+    return measured, doc["counts"]["articles"], clusters
 
 
 def run_method(
     name: str, dump: Path, jobs: int, work: Path
-) -> tuple[float, float, int, int, list[list[str]]]:
+) -> tuple[Measured, int, list[list[str]]]:
     out = work / f"{name}.json"
     cmd = [sys.executable, str(HERE / "methods.py"), name, str(dump), str(out), "--jobs", str(jobs)]
-    wall, peak, rc = run_measured(cmd)
-    if rc != 0:
-        raise RuntimeError(f"{name} failed with exit code {rc}")
+    measured = run_measured(cmd)
+    if measured.returncode != 0:
+        raise RuntimeError(f"{name} failed with exit code {measured.returncode}")
     doc = json.loads(out.read_text())
-    return wall, peak, rc, doc["articles"], doc["clusters"]
+    return measured, doc["articles"], doc["clusters"]
 
 
 def warm(dump: Path) -> None:
@@ -243,13 +265,12 @@ def measure(size: int, args: argparse.Namespace) -> list[Result]:
     with tempfile.TemporaryDirectory(prefix="bench-", dir=OUT) as tmp:
         for method, cores in plan:
             warm(dump)
-            runner = run_scan if method == "scan" else None
-            if runner is not None:
-                wall, peak, rc, n, clusters = runner(dump, cores, Path(tmp))
+            if method == "scan":
+                m, n, clusters = run_scan(dump, cores, Path(tmp))
             else:
-                wall, peak, rc, n, clusters = run_method(method, dump, cores, Path(tmp))
+                m, n, clusters = run_method(method, dump, cores, Path(tmp))
             p, r = score(clusters, truth) if method != "floor" else (None, None)
-            result = Result(method, n, cores, wall, peak, mb, p, r, rc)
+            result = Result(method, n, cores, m.wall, m.peak_mb, mb, m.cpu, p, r, m.returncode)
             results.append(result)
             print(_line(size, result), flush=True)
     return results
@@ -261,7 +282,7 @@ def measure(size: int, args: argparse.Namespace) -> list[Result]:
 def _line(size: int, r: Result) -> str:
     pr = f"P {r.precision:.3f} R {r.recall:.3f}" if r.precision is not None else "P/R -"
     return (
-        f"{size:>9,} {r.method:<9} {r.cores} core(s) {r.wall:8.1f} s "
+        f"{size:>9,} {r.method:<9} {r.cores} core(s) {r.wall:8.1f} s {r.cpu:8.1f} CPU-s "
         f"{r.per_second:9,.0f} articles/s {r.mb / r.wall:6.1f} MB/s "
         f"peak {r.peak_mb:7,.0f} MB  {pr}"
     )
@@ -273,9 +294,9 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 def report(all_results: dict[int, list[Result]], args: argparse.Namespace) -> str:
     lines = [
-        "| articles | method | cores | wall s | articles/s | MB/s | peak MB (all processes)"
-        " | precision | recall | scan speed-up |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| articles | method | cores | wall s | CPU s | articles/s | MB/s"
+        " | peak MB (all processes) | precision | recall | scan speed-up |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     ratios = []
     for size, results in all_results.items():
@@ -284,7 +305,8 @@ def report(all_results: dict[int, list[Result]], args: argparse.Namespace) -> st
         for r in results:
             up = f"{r.wall / scan.wall:.2f}x" if scan and r is not scan else "-"
             lines.append(
-                f"| {size:,} | {r.method} | {r.cores} | {r.wall:.1f} | {r.per_second:,.0f} |"
+                f"| {size:,} | {r.method} | {r.cores} | {r.wall:.1f} | {r.cpu:.1f} |"
+                f" {r.per_second:,.0f} |"
                 f" {r.mb / r.wall:.1f} | {r.peak_mb:,.0f} | {_fmt(r.precision)} |"
                 f" {_fmt(r.recall)} | {up} |"
             )
@@ -293,10 +315,15 @@ def report(all_results: dict[int, list[Result]], args: argparse.Namespace) -> st
                 if other in by:
                     ratios.append(
                         f"{size:,}: scan is {scan.per_second / by[other].per_second:.2f}x"
-                        f" {other}'s articles/s"
+                        f" {other}'s articles/s, using {scan.cpu / by[other].cpu:.2f}x its CPU"
+                        f" time ({scan.cpu:.1f} against {by[other].cpu:.1f} s)"
                     )
             if "floor" in by:
-                ratios.append(f"{size:,}: scan takes {scan.wall / by['floor'].wall:.2f}x the floor")
+                floor = by["floor"]
+                ratios.append(
+                    f"{size:,}: scan takes {scan.wall / floor.wall:.2f}x the floor's time"
+                    f" and {scan.cpu / floor.cpu:.2f}x its CPU time"
+                )
     scans = {size: by.wall for size, rs in all_results.items() for by in rs if by.method == "scan"}
     sizes = sorted(scans)
     for small, big in pairwise(sizes):
