@@ -206,11 +206,11 @@ _BATCH_TEXT = st.text(
 
 
 @settings(max_examples=1000, deadline=None)
-@given(st.lists(_BATCH_TEXT, max_size=5), st.booleans())
-def test_batch_tokens_equal_sentence_tokens_text_by_text(texts, lines):
+@given(st.lists(_BATCH_TEXT, max_size=5), st.booleans(), st.booleans())
+def test_batch_tokens_equal_sentence_tokens_text_by_text(texts, lines, counts_only):
     from dedupe_releases.sketch import batch_tokens, sentence_tokens, token_hashes, tokens
 
-    batch = batch_tokens(texts, lines)
+    batch = batch_tokens(texts, lines, line_counts=counts_only)
     start = 0
     sentence_counts: list[int] = []
     line_counts: list[int] = []
@@ -223,6 +223,7 @@ def test_batch_tokens_equal_sentence_tokens_text_by_text(texts, lines):
         sentence_counts += counts
         if lines:
             assert batch.lines[i] == [line.encode() for line in found]
+        if lines or counts_only:
             line_counts += [len(tokens(line)) for line in text.split("\n")]
     assert start == len(batch.hashes)
     assert batch.sentence_counts.tolist() == sentence_counts

@@ -319,8 +319,7 @@ def test_batch_features_are_each_articles_stored_features(
         (_article(title, body), sentence_hashes(_article(title, body).text), masked)
         for title, body, masked in [*articles, *articles[:2]]
     ]
-    dropped: dict[bytes, bool] = {}
-    batch = batch_features(items, config, boilerplate, [None] * len(items), dropped)
+    batch = batch_features(items, config, boilerplate, [None] * len(items))
     for (article, sentences, masked), fast in zip(items, batch, strict=True):
         alone = stored_features(article, sentences, masked, config, boilerplate)
         assert fast.shingles.tolist() == alone.shingles.tolist()

@@ -10,8 +10,6 @@ drops those lines before verification. Never looks at titles' words or decides a
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,7 +17,15 @@ import numpy as np
 import numpy.typing as npt
 
 from dedupe_releases.records import Article
-from dedupe_releases.sketch import U64, runs, sentence_tokens, tokens
+from dedupe_releases.sketch import (
+    U64,
+    distinct_run_hashes,
+    run_hashes,
+    runs,
+    sentence_tokens,
+    token_hashes,
+    tokens,
+)
 
 
 def line_hash(line: str) -> int:
@@ -32,13 +38,14 @@ def line_hash(line: str) -> int:
 
 
 def words_hash(words: list[str]) -> int:
-    """``line_hash`` of a line from its tokens (``sketch.tokens``)."""
-    return joined_hash(" ".join(words).encode())
+    """``line_hash`` of a line from its tokens (``sketch.tokens``): ``sketch.run_hashes`` of
+    their CRCs, as a sentence is hashed, so that a batch of texts hashes all its lines at
+    once from the tokens it already has (``sketch.sketch_texts``)."""
+    n = len(words)
+    return int(run_hashes(token_hashes(words), _ZERO, np.array([n], dtype=np.int64))[0])
 
 
-def joined_hash(joined: bytes) -> int:
-    """``line_hash`` of a line from its tokens joined by spaces, UTF-8 encoded."""
-    return int.from_bytes(hashlib.blake2b(joined, digest_size=8).digest(), "little")
+_ZERO = np.zeros(1, dtype=np.int64)
 
 
 def body_lines(article: Article) -> list[str]:
@@ -46,15 +53,10 @@ def body_lines(article: Article) -> list[str]:
     return [ln for ln in article.body.split("\n") if ln.strip() and tokens(ln)]
 
 
-# Runs of characters that are neither word characters nor line breaks: replaced by one space,
-# they leave each line as its tokens joined by spaces (after trimming), all lines at once.
-_NON_WORD_LINE = re.compile(r"[^\w\n]+")
-
-
 def line_hashes(article: Article) -> U64:
     """Sorted, distinct hashes of an article's body lines: what ingest keeps per article.
 
-    The same as ``line_hash`` of each of ``body_lines``, in one regex pass over the body.
+    The same as ``line_hash`` of each of ``body_lines``, with one CRC pass over the body.
 
     >>> from dedupe_releases.verify import _art
     >>> from dataclasses import replace
@@ -62,36 +64,15 @@ def line_hashes(article: Article) -> U64:
     >>> line_hashes(a).tolist() == sorted({line_hash("Share this page"), line_hash("Other")})
     True
     """
-    lines = _NON_WORD_LINE.sub(" ", article.body.casefold()).split("\n")
-    keys = {ln.strip(" ") for ln in lines}
-    keys.discard("")
-    hashes = {
-        int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "little") for k in keys
-    }
-    return np.array(sorted(hashes), dtype=np.uint64)
-
-
-def line_hashes_from(article: Article, text_lines: list[bytes], max_chars: int) -> U64:
-    """``line_hashes(article)`` from the tokenised lines of ``article.text[:max_chars]``
-    (``sketch.batch_tokens``'s ``lines``, UTF-8): the body is not tokenised again.
-
-    >>> from dedupe_releases.sketch import batch_tokens
-    >>> from dedupe_releases.verify import _art
-    >>> from dataclasses import replace
-    >>> a = replace(_art("A\\ntitle"), body="Share this page.\\n\\nSHARE this page!\\nOther")
-    >>> lines = batch_tokens([a.text], lines=True).lines[0]
-    >>> line_hashes_from(a, lines, 1000).tolist() == line_hashes(a).tolist()
-    True
-    """
-    if not article.body:
-        return np.zeros(0, dtype=np.uint64)
-    if len(article.text) > max_chars:  # the lines were cut short: tokenise the body itself
-        return line_hashes(article)
-    keys = set(text_lines[article.title.count("\n") + 2 :])  # the title, then a blank line
-    keys.discard(b"")
-    # ``joined_hash`` written out: a call per line costs a tenth of the ingest's line hashing.
-    hashes = {int.from_bytes(hashlib.blake2b(k, digest_size=8).digest(), "little") for k in keys}
-    return np.array(sorted(hashes), dtype=np.uint64)
+    words: list[str] = []
+    counts = []
+    for line in article.body.split("\n"):
+        found = tokens(line)
+        if found:
+            words += found
+            counts.append(len(found))
+    lengths = np.array(counts, dtype=np.int64)
+    return distinct_run_hashes(token_hashes(words), np.cumsum(lengths) - lengths, lengths)
 
 
 @dataclass(frozen=True, slots=True)

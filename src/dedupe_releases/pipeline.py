@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dedupe_releases.boilerplate import Boilerplate, line_hashes, line_hashes_from, title_hash
+from dedupe_releases.boilerplate import Boilerplate, line_hashes, title_hash
 from dedupe_releases.candidates import sentence_hashes
 from dedupe_releases.canonical import earliest_date
 from dedupe_releases.cluster import CLUSTER_RELATIONS, cluster_matches
@@ -137,14 +137,13 @@ def ingest_packed(item: tuple[Path, str] | Problem, config: Config) -> PackedFil
         text = read_source(path, source, config.read)
     except (SkipFile, OSError) as exc:
         return problem(path, source, exc)
-    articles = articles_of(text, config)
-    batch = sketch_texts([a.text for a in articles], config.sketch, lines=True)
-    limit = config.sketch.max_article_chars
+    articles = articles_of(text, config)  # each at most ``max_article_chars`` long
+    body_from = [a.title.count("\n") + 2 for a in articles]  # the title, a blank line
+    batch = sketch_texts([a.text for a in articles], config.sketch, body_from)
     return pack_file(
         text.source,
         articles,
         batch,
-        [line_hashes_from(a, lines, limit) for a, lines in zip(articles, batch.lines, strict=True)],
         [title_hash(a.title) for a in articles],
         tuple(p.reason for p in file_warnings(text, articles, config)),
         text.source_bytes,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TypeVar
 
@@ -128,27 +128,31 @@ class BatchTokens:
     sentence_counts: npt.NDArray[np.int64]  # tokens of each sentence, text after text
     #: each text's lines as their tokens joined by spaces, UTF-8 encoded (when asked)
     lines: tuple[list[bytes], ...]
-    #: the tokens of each of those lines, text after text (when asked)
+    #: the tokens of each line (``text.split("\\n")``), text after text (when asked)
     line_counts: npt.NDArray[np.int64]
 
 
-def batch_tokens(texts: Sequence[str], lines: bool = False) -> BatchTokens:
+def batch_tokens(
+    texts: Sequence[str], lines: bool = False, line_counts: bool = False
+) -> BatchTokens:
     """``sentence_tokens`` and ``token_hashes`` of many texts in a few passes over all of them.
 
     The same values as calling them text by text (tested), the lines UTF-8 encoded, several
     times as fast: the texts are case-folded, their tokens split out and hashed, and their
-    sentence breaks found once for the whole batch, in numpy.
+    sentence breaks found once for the whole batch, in numpy. ``lines``: also each line as
+    text and its token count; ``line_counts``: the counts alone.
 
     >>> b = batch_tokens(["One two. Three\\n\\nfour five", ""], lines=True)
-    >>> b.token_counts.tolist(), b.sentence_counts.tolist(), b.lines
-    ([5, 0], [2, 1, 0, 2, 0], ([b'one two three', b'', b'four five'], [b'']))
+    >>> b.token_counts.tolist(), b.sentence_counts.tolist(), b.lines, b.line_counts.tolist()
+    ([5, 0], [2, 1, 0, 2, 0], ([b'one two three', b'', b'four five'], [b'']), [3, 0, 2, 0])
     >>> bool((b.hashes == token_hashes(tokens("One two. Three four five"))).all())
     True
     """
+    counted = lines or line_counts
     if texts:
         joined = _TEXT_END.join(texts)  # case folding makes no mark (tested)
         if not lines or _LINE_END not in joined:
-            fast = _batch_tokens(joined, len(texts), lines)
+            fast = _batch_tokens(joined, len(texts), lines, counted)
             if fast is not None:
                 return fast
     # A lone surrogate, or texts holding the marks themselves: text by text
@@ -156,22 +160,23 @@ def batch_tokens(texts: Sequence[str], lines: bool = False) -> BatchTokens:
     token_counts: list[int] = []
     sentence_counts: list[int] = []
     text_lines: list[list[bytes]] = []
-    line_counts: list[int] = []
+    counts_of_lines: list[int] = []
     for text in texts:
-        found: list[str] | None = [] if lines else None
+        found: list[str] | None = [] if counted else None
         words, counts = sentence_tokens(text, found)
         hashes.append(token_hashes(words))
         token_counts.append(len(words))
         sentence_counts += counts
         if found is not None:
-            text_lines.append([line.encode() for line in found])
-            line_counts += [line.count(" ") + 1 if line else 0 for line in found]
+            if lines:
+                text_lines.append([line.encode() for line in found])
+            counts_of_lines += [line.count(" ") + 1 if line else 0 for line in found]
     return BatchTokens(
         np.concatenate(hashes) if hashes else np.empty(0, dtype=np.uint64),
         np.array(token_counts, dtype=np.int64),
         np.array(sentence_counts, dtype=np.int64),
         tuple(text_lines),
-        np.array(line_counts, dtype=np.int64),
+        np.array(counts_of_lines, dtype=np.int64),
     )
 
 
@@ -252,7 +257,9 @@ def word_bytes(data: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
     return out
 
 
-def _batch_tokens(joined: str, n: int, lines: bool) -> BatchTokens | None:
+def _batch_tokens(
+    joined: str, n: int, lines: bool, line_counts: bool = False
+) -> BatchTokens | None:
     data = _folded_bytes(joined)
     if data is None:
         return None  # a lone surrogate: text by text, as before
@@ -273,7 +280,7 @@ def _batch_tokens(joined: str, n: int, lines: bool) -> BatchTokens | None:
     marks.sort()
     cuts = np.append(np.searchsorted(starts, marks), total)
     text_lines: tuple[list[bytes], ...] = ()
-    line_counts = _NO_COUNTS
+    counts_of_lines = _NO_COUNTS
     if lines:  # " a b \x01 c \x02 d": every item after one space
         spaced = single_spaced(
             data.replace(b"\n", b" \x01 ").replace(b"\x02", b" \x02 ").translate(_LINE_BYTES)
@@ -281,10 +288,11 @@ def _batch_tokens(joined: str, n: int, lines: bool) -> BatchTokens | None:
         text_lines = tuple(
             [line[1:] for line in text.split(b" \x01")] for text in spaced.split(b" \x02")
         )
+    if lines or line_counts:
         line_ends = np.concatenate((np.flatnonzero(arr == 10), text_ends))
         line_ends.sort()
-        line_counts = np.diff(np.append(np.searchsorted(starts, line_ends), total), prepend=0)
-    return BatchTokens(hashes, token_counts, np.diff(cuts, prepend=0), text_lines, line_counts)
+        counts_of_lines = np.diff(np.append(np.searchsorted(starts, line_ends), total), prepend=0)
+    return BatchTokens(hashes, token_counts, np.diff(cuts, prepend=0), text_lines, counts_of_lines)
 
 
 _NO_COUNTS = np.zeros(0, dtype=np.int64)
@@ -397,12 +405,26 @@ _powers_kept: dict[int, U64] = {}
 
 def run_hashes(hashes: U64, starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]) -> U64:
     """One 64-bit hash per run ``hashes[start:start+length]``, depending only on its values."""
-    n = len(hashes)
+    return prefix_run_hashes(run_prefix(hashes), starts, lengths)
+
+
+def prefix_run_hashes(
+    prefix: U64, starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]
+) -> U64:
+    """``run_hashes`` from the hashes' ``run_prefix``: made once for several sets of runs."""
     with np.errstate(over="ignore"):
-        prefix = np.zeros(n + 1, dtype=np.uint64)
-        np.cumsum(hashes * _powers(_RUN, n), out=prefix[1:])
-        runs = (prefix[starts + lengths] - prefix[starts]) * _powers(_RUN_INVERSE, n + 1)[starts]
+        inverse = _powers(_RUN_INVERSE, len(prefix))
+        runs = (prefix[starts + lengths] - prefix[starts]) * inverse[starts]
         return _fmix64(runs + lengths.astype(np.uint64) * _COMBINE)
+
+
+def run_prefix(hashes: U64) -> U64:
+    """The prefix sums ``run_hashes`` reads its runs' hashes off."""
+    n = len(hashes)
+    prefix = np.zeros(n + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        np.cumsum(hashes * _powers(_RUN, n), out=prefix[1:])
+    return prefix
 
 
 def distinct_run_hashes(
@@ -613,8 +635,10 @@ class SketchBatch:
     shingled: npt.NDArray[np.bool_]  # (n,) the text has at least one shingle
     sentences: U64  # every text's distinct long-sentence hashes, sorted, one text after another
     sentence_counts: npt.NDArray[np.int64]  # (n,) how many of ``sentences`` each text has
-    #: each text's lines as their tokens joined by spaces, UTF-8 (when asked for), else empty
-    lines: tuple[list[bytes], ...] = ()
+    #: every text's distinct body-line hashes (``boilerplate.line_hash``), sorted, one text
+    #: after another (when asked for), and how many each text has
+    lines: U64 = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
+    line_counts: npt.NDArray[np.int64] = field(default_factory=lambda: _NO_COUNTS)
 
     def sketch(self, i: int, article_id: str, shingles: int) -> Sketch:
         """Text ``i`` as a ``Sketch`` record."""
@@ -631,12 +655,16 @@ class SketchBatch:
 
 
 def sketch_texts(
-    texts: Sequence[str], config: SketchConfig = SketchConfig(), lines: bool = False
+    texts: Sequence[str],
+    config: SketchConfig = SketchConfig(),
+    body_from: Sequence[int] | None = None,
 ) -> SketchBatch:
     """Signatures, band keys and sentence hashes of many texts, tokenised once, in numpy.
 
-    ``lines``: also give each text's lines as tokens (see ``sentence_tokens``), from the same
-    pass; texts are cut at ``max_article_chars`` first. The distinct shingle hashes are not
+    ``body_from``: the number of each text's first body line (an article's title lines and
+    the blank line after them): then the batch also gives the hashes of each text's body
+    lines that hold a token, ``boilerplate.line_hash`` of each, from the same pass. Texts are
+    cut at ``max_article_chars`` first. The distinct shingle hashes are not
     kept: verification takes them from the few texts it compares (``shingle_hashes``).
 
     The same values as ``minhash(shingle_hashes(tokens(text)))``, ``band_keys`` and
@@ -651,7 +679,8 @@ def sketch_texts(
     """
     size, n = config.shingle_size, len(texts)
     limit = config.max_article_chars
-    tokenised = batch_tokens([t[:limit] if len(t) > limit else t for t in texts], lines)
+    cut = [t[:limit] if len(t) > limit else t for t in texts]
+    tokenised = batch_tokens(cut, line_counts=body_from is not None)
     hashes, token_counts = tokenised.hashes, tokenised.token_counts
     piece_counts = tokenised.sentence_counts
     token_starts = np.cumsum(token_counts) - token_counts
@@ -679,22 +708,42 @@ def sketch_texts(
     # Sentences: runs of at least MIN_SENTENCE_WORDS tokens between sentence breaks.
     starts, lengths = sentence_runs(piece_counts)
     owners = np.searchsorted(token_starts, starts, side="right") - 1
-    if len(starts):
-        found = run_hashes(hashes, starts, lengths)
-        order = np.lexsort((found, owners))
-        found, owners = found[order], owners[order]
-        keep = np.r_[True, (found[1:] != found[:-1]) | (owners[1:] != owners[:-1])]
-        found, owners = found[keep], owners[keep]
-    else:
-        found = np.empty(0, dtype=np.uint64)
-    return SketchBatch(
-        signatures,
-        keys,
-        shingled,
-        found,
-        np.bincount(owners, minlength=n).astype(np.int64),
-        tokenised.lines,
+    prefix = run_prefix(hashes)
+    sentences, sentence_counts = _distinct_runs(prefix, starts, lengths, owners, n)
+    if body_from is None:
+        return SketchBatch(signatures, keys, shingled, sentences, sentence_counts)
+    # Body lines: each text's lines from its ``body_from``-th on, those with a token.
+    line_counts = tokenised.line_counts
+    per_text = np.array([t.count("\n") + 1 for t in cut], dtype=np.int64)
+    first_line = np.repeat(np.cumsum(per_text) - per_text, per_text)
+    number = np.arange(len(line_counts), dtype=np.int64) - first_line
+    body = (number >= np.repeat(np.asarray(body_from, dtype=np.int64), per_text)) & (
+        line_counts > 0
     )
+    line_starts = (np.cumsum(line_counts) - line_counts)[body]
+    line_owners = np.repeat(np.arange(n, dtype=np.int64), per_text)[body]
+    lines, counts = _distinct_runs(prefix, line_starts, line_counts[body], line_owners, n)
+    return SketchBatch(signatures, keys, shingled, sentences, sentence_counts, lines, counts)
+
+
+def _distinct_runs(
+    prefix: U64,
+    starts: npt.NDArray[np.int64],
+    lengths: npt.NDArray[np.int64],
+    owners: npt.NDArray[np.int64],
+    n: int,
+) -> tuple[U64, npt.NDArray[np.int64]]:
+    """The distinct ``run_hashes`` (from their ``run_prefix``) of each owner's runs (owners
+    ascending, ``0 <= owner < n``), sorted, one owner after another, and how many each owner
+    has."""
+    if not len(starts):
+        return np.empty(0, dtype=np.uint64), np.zeros(n, dtype=np.int64)
+    found = prefix_run_hashes(prefix, starts, lengths)
+    order = np.lexsort((found, owners))
+    found, owners = found[order], owners[order]
+    keep = np.r_[True, (found[1:] != found[:-1]) | (owners[1:] != owners[:-1])]
+    found, owners = found[keep], owners[keep]
+    return found, np.bincount(owners, minlength=n).astype(np.int64)
 
 
 def _minhash_segments(

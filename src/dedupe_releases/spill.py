@@ -135,13 +135,12 @@ def pack_file(
     source: str,
     articles: Sequence[Article],
     batch: SketchBatch,
-    lines: Sequence[U64],
     titles: Sequence[int],
     warnings: tuple[str, ...] = (),
     source_bytes: bytes | None = None,
 ) -> PackedFile:
-    """A file's articles, their sketches (``sketch.sketch_texts`` of their texts), body-line
-    hashes and title hashes."""
+    """A file's articles, their sketches and body-line hashes (``sketch.sketch_texts`` of
+    their texts, with ``body_from``) and title hashes."""
     records = [pack_article(a) for a in articles]
     shingled = batch.shingled
     return PackedFile(
@@ -153,8 +152,8 @@ def pack_file(
         band_counts=np.where(shingled, batch.band_keys.shape[1], 0).astype(np.int64),
         sentences=batch.sentences,
         sentence_counts=batch.sentence_counts,
-        lines=_concat(list(lines)),
-        line_counts=np.array([len(x) for x in lines], dtype=np.int64),
+        lines=batch.lines,
+        line_counts=batch.line_counts,
         titles=np.array(titles, dtype=np.uint64),
         warnings=warnings,
         source_bytes=source_bytes,

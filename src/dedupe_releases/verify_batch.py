@@ -16,7 +16,7 @@ from functools import partial
 
 import numpy as np
 
-from dedupe_releases.boilerplate import Boilerplate, joined_hash
+from dedupe_releases.boilerplate import Boilerplate
 from dedupe_releases.canonical import NO_DATE
 from dedupe_releases.config import Config
 from dedupe_releases.facts import Fact, Facts, extract_facts, find_facts
@@ -24,7 +24,8 @@ from dedupe_releases.records import Article, Match, Scores
 from dedupe_releases.sketch import (
     U64,
     batch_tokens,
-    run_hashes,
+    prefix_run_hashes,
+    run_prefix,
     sentence_runs,
     sentence_tokens,
     shingle_hashes,
@@ -105,7 +106,6 @@ def batch_features(
     config: Config,
     boilerplate: Boilerplate,
     found: Sequence[Callable[[], list[tuple[Fact, int, int]]] | None],
-    dropped: dict[bytes, bool] | None = None,
 ) -> list[Features]:
     """``stored_features`` of many articles (each ``(article, sentences, masked)``, with its
     ``found``), their texts tokenised together in one numpy pass (``sketch.batch_tokens``):
@@ -113,15 +113,13 @@ def batch_features(
 
     Every text must be at most ``max_article_chars`` long. Masking drops whole lines, each
     line's tokens are known, and every line break ends a sentence, so a masked text's tokens
-    are its kept lines' tokens and its sentences its kept lines' sentences. ``dropped``:
-    whether a line (its tokens joined by spaces) is learned boilerplate, filled in here.
+    are its kept lines' tokens and its sentences its kept lines' sentences; a line's hash
+    (``boilerplate.line_hash``) is the hash of its run of the batch's tokens.
     """
     limit = config.sketch.max_article_chars
     size = config.sketch.shingle_size
     if any(len(a.text) > limit for a, _, _ in articles):
         raise ValueError("a text is longer than max_article_chars")
-    if dropped is None:
-        dropped = {}
     batch = batch_tokens([a.text for a, _, _ in articles], lines=True)
     hashes = batch.hashes
     token_ends = np.cumsum(batch.token_counts)
@@ -137,6 +135,8 @@ def batch_features(
     # What each article's features need of its own lines (its ratio text, title, facts and
     # which lines are kept), then its shingles and sentences for all articles at once.
     keep_lines = np.ones(int(line_ends[-1]) if len(articles) else 0, dtype=np.bool_)
+    line_values: list[int] = []  # each line's hash, computed when a masked article needs it
+    prefix = run_prefix(hashes)  # for the hashes of lines and of sentences
     parts: list[tuple[str, str, Callable[[], Facts], U64 | None]] = []
     for i, (article, sentences, masked) in enumerate(articles):
         lines = batch.lines[i]
@@ -156,17 +156,17 @@ def batch_features(
             )
             continue
         # Masked: the lines of ``Boilerplate.mask_words``, found among the text's lines.
+        if not line_values:  # a line of no tokens hashes to no learned line
+            line_values = np.where(
+                line_counts > 0, prefix_run_hashes(prefix, line_token_starts, line_counts), 0
+            ).tolist()
         first_line = int(line_ends[i]) - len(lines)
         paragraphs = []
         j = article.title.count("\n") + 2  # the title's lines, then a blank line
         for paragraph in article.body.split("\n\n"):
             kept_lines = []
             for ln in paragraph.split("\n"):
-                key = lines[j]
-                drop = dropped.get(key)
-                if drop is None:
-                    drop = dropped[key] = joined_hash(key) in learned
-                if drop:
+                if lines[j] and line_values[first_line + j] in learned:
                     keep_lines[first_line + j] = False
                 else:
                     kept_lines.append(ln)
@@ -187,7 +187,7 @@ def batch_features(
     kept_counts = np.diff(kept_before[token_ends], prepend=0)
     shingles = text_shingles(hashes[keep_tokens], kept_counts, size)
     keep_runs = keep_lines[sentence_lines]
-    run_values = run_hashes(hashes, starts, lengths) if len(starts) else np.zeros(0, np.uint64)
+    run_values = prefix_run_hashes(prefix, starts, lengths)
     out: list[Features] = []
     for i, (words, title, facts, stored) in enumerate(parts):
         if stored is None:  # the distinct hashes of its kept lines' long sentences
