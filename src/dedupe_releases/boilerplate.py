@@ -64,9 +64,14 @@ def line_hashes(article: Article) -> U64:
     >>> line_hashes(a).tolist() == sorted({line_hash("Share this page"), line_hash("Other")})
     True
     """
+    return body_line_hashes(article.body)
+
+
+def body_line_hashes(body: str) -> U64:
+    """``line_hashes`` of an article with this body."""
     words: list[str] = []
     counts = []
-    for line in article.body.split("\n"):
+    for line in body.split("\n"):
         found = tokens(line)
         if found:
             words += found

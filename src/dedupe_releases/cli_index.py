@@ -222,7 +222,7 @@ def adopt_settings(ctx: click.Context, config: Config, index: Target) -> Config:
     with _handled():
         if not exists(index):
             return config
-        idx = Index.open(index, reader=True)
+        idx = Index.open(index, reader=True, older=True)  # the settings are in every schema
         try:
             with reading(index):
                 settings = idx.settings() or {}

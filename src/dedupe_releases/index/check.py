@@ -21,7 +21,14 @@ import numpy as np
 
 from dedupe_releases.errors import IndexError_
 from dedupe_releases.index.lock import lock_path
-from dedupe_releases.index.schema import DAMAGE, Connection, connect, damaged
+from dedupe_releases.index.schema import (
+    DAMAGE,
+    SCHEMA_VERSION,
+    Connection,
+    connect,
+    damaged,
+    schema_version,
+)
 from dedupe_releases.index.store import Index, signature_values, signed
 from dedupe_releases.index.target import Target
 
@@ -63,11 +70,21 @@ def _writer_running(path: Target, con: Connection) -> bool:
 def check_index(path: Target, deep: bool = False) -> list[Finding]:
     """Every finding about the index at ``path``; an empty error list means it is sound."""
     try:
-        con = connect(path, reader=True)
+        con = connect(path, reader=True, older=True)
     except IndexError_ as exc:
         return [Finding("error", str(exc))]
     try:
-        return _check(Index(con, path), deep)
+        version = schema_version(con)
+        older = []
+        if version < SCHEMA_VERSION:
+            older = [
+                Finding(
+                    "info",
+                    f"schema {version}, checked as it is; a scan with this version upgrades it"
+                    f" to schema {SCHEMA_VERSION}",
+                )
+            ]
+        return older + _check(Index(con, path), deep, current=not older)
     except IndexError_ as exc:  # a stored value that is not what it must be, a lost server
         return [Finding("error", str(exc))]
     except DAMAGE as exc:
@@ -94,7 +111,7 @@ def _integrity(con: Connection) -> list[str]:
     return out
 
 
-def _check(index: Index, deep: bool) -> list[Finding]:
+def _check(index: Index, deep: bool, current: bool = True) -> list[Finding]:
     con = index.con
     out: list[Finding] = []
 
@@ -194,7 +211,7 @@ def _check(index: Index, deep: bool) -> list[Finding]:
     if bad_signatures:
         error(f"{bad_signatures} signatures are not {num_perm}-value affine32 LeanMinHash bytes")
     if deep:
-        out.extend(_deep_sample(index, num_perm, seed))
+        out.extend(_deep_sample(index, num_perm, seed, current))
 
     added = scalar(
         "SELECT count(*) FROM articles WHERE state IN ('added', 'retiring') AND state = 'added'"
@@ -239,8 +256,10 @@ def _check(index: Index, deep: bool) -> list[Finding]:
     return out
 
 
-def _deep_sample(index: Index, num_perm: int, seed: int) -> list[Finding]:
-    """Re-sketch a spread sample of articles from their stored text; compare signatures."""
+def _deep_sample(index: Index, num_perm: int, seed: int, lines: bool = True) -> list[Finding]:
+    """Re-sketch a spread sample of articles from their stored text; compare signatures and
+    (``lines``: of an index of this schema) body-line hashes."""
+    from dedupe_releases.boilerplate import line_hashes
     from dedupe_releases.config import SketchConfig
     from dedupe_releases.sketch import sketch_article
 
@@ -256,17 +275,25 @@ def _deep_sample(index: Index, num_perm: int, seed: int) -> list[Finding]:
         index.con.execute("SELECT count(*) FROM articles WHERE state != 'gone'").fetchone()[0]
     )
     step = max(1, total // DEEP_SAMPLE)
-    wrong = 0
+    wrong = wrong_lines = 0
     rows = index.con.execute(
-        "SELECT id, signature FROM articles WHERE state != 'gone' ORDER BY id"
+        "SELECT id, signature, lines FROM articles WHERE state != 'gone' ORDER BY id"
     ).fetchall()
-    for rid, blob in rows[::step]:
+    for rid, blob, stored_lines in rows[::step]:
         article = index.article_by_rid(rid)
         fresh = sketch_article(article, config)
         if not np.array_equal(
             signature_values(blob, num_perm, seed), np.frombuffer(fresh.signature, dtype="<u4")
         ):
             wrong += 1
+        if lines and bytes(stored_lines) != line_hashes(article).astype("<u8").tobytes():
+            wrong_lines += 1
+    out = []
     if wrong:
-        return [Finding("error", f"{wrong} stored signatures differ from their text's signature")]
-    return [Finding("info", f"{len(rows[::step])} signatures recomputed from text: all equal")]
+        out.append(Finding("error", f"{wrong} stored signatures differ from their text's"))
+    if wrong_lines:
+        out.append(
+            Finding("error", f"{wrong_lines} stored body-line hashes differ from their text's")
+        )
+    what = "signatures and body-line hashes" if lines else "signatures"
+    return out or [Finding("info", f"{len(rows[::step])} {what} recomputed from text: all equal")]

@@ -45,7 +45,12 @@ import psycopg
 from psycopg.pq import TransactionStatus
 
 from dedupe_releases.errors import IndexError_, IndexLockedError, UsageError
-from dedupe_releases.index.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from dedupe_releases.index.schema import (
+    APPLICATION_ID,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    upgrade_rows,
+)
 from dedupe_releases.index.target import PgUrl
 
 #: Seconds to wait for a server to answer a connection attempt.
@@ -267,6 +272,11 @@ def exists(target: PgUrl) -> bool:
         con.close()
 
 
+def version_of(con: PgConnection) -> int:
+    """The schema version of the open index (``schema.schema_version``)."""
+    return _version(con, _namespace(con)) or 0
+
+
 def _version(con: PgConnection, ns: Schema) -> int | None:
     """The schema version of the index in schema ``ns``; None when the schema is empty.
 
@@ -307,11 +317,13 @@ def connect(
     create: bool = False,
     reader: bool = False,
     session: PgConnection | None = None,
+    older: bool = False,
 ) -> PgConnection:
     """Open the index in ``target`` (creating its tables when ``create`` and the schema is
     empty), checked as ``schema.connect`` checks a file. ``session``: a connection already
     holding the writer lock. A ``reader`` never creates, migrates or writes: once the schema
-    is checked it reads in one read-only repeatable-read transaction (one snapshot)."""
+    is checked it reads in one read-only repeatable-read transaction (one snapshot).
+    ``older``: as in ``schema.connect``."""
     con = session or open_connection(target)
     try:
         encoding = con.execute("SHOW server_encoding").fetchone()[0]
@@ -331,7 +343,7 @@ def connect(
             )
         if reader:
             assert version is not None
-            if version < SCHEMA_VERSION:
+            if version < SCHEMA_VERSION and not (older and version >= 1):
                 raise IndexError_(
                     f"index {target} has schema {version}; a scan with this version upgrades it"
                 )
@@ -364,6 +376,7 @@ def migrate(con: PgConnection, ns: Schema) -> None:
                 )
             for statement in MIGRATIONS[version + 1]:
                 con.execute(translate(statement))
+            upgrade_rows(con, version + 1)
             con.execute("UPDATE schema_version SET version = ?", (version + 1,))
 
 

@@ -31,7 +31,7 @@ Connection: TypeAlias = "sqlite3.Connection | PgConnection"
 
 #: 'ddrp' in ASCII: ``PRAGMA application_id`` of every index (``file`` shows it).
 APPLICATION_ID = 0x64647270
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Article states. ``added``/``retiring`` exist only between a file's commit and the end of
 #: its run ("pending"); readers see ``active`` + ``retiring`` (the last finished run), the
@@ -166,8 +166,10 @@ _V1 = (
     ) WITHOUT ROWID""",
 )
 
-#: ``MIGRATIONS[n]`` takes a database from schema ``n - 1`` to ``n``.
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
+#: ``MIGRATIONS[n]`` takes a database from schema ``n - 1`` to ``n`` (its DDL; what it
+#: changes in the rows is ``upgrades.DATA_STEPS[n]``, run in the same transaction). Schema 2
+#: changed how body lines and titles are hashed, not the tables.
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: ()}
 
 #: Objects SQLite makes itself (``ANALYZE``/``PRAGMA optimize`` statistics) are allowed.
 _INTERNAL = ("sqlite_stat",)
@@ -267,15 +269,20 @@ def connect(
     create: bool = False,
     reader: bool = False,
     session: PgConnection | None = None,
+    older: bool = False,
 ) -> Connection:
     """Open the index at ``target``: an SQLite file (``connect_file``) or a PostgreSQL
-    database (``pg.connect``; ``session``: a connection that holds the writer lock)."""
+    database (``pg.connect``; ``session``: a connection that holds the writer lock).
+
+    ``older``: a reader opens an index of an older schema too, as it is (``index check``:
+    the tables of every schema so far are the same, what changed is how some hashes are
+    made); other readers refuse it until a scan upgrades it."""
     if isinstance(target, Path):
-        return connect_file(target, create=create, reader=reader)
+        return connect_file(target, create=create, reader=reader, older=older)
     need_psycopg(target)
     from dedupe_releases.index import pg
 
-    return pg.connect(target, create=create, reader=reader, session=session)
+    return pg.connect(target, create=create, reader=reader, session=session, older=older)
 
 
 def exists(target: Target) -> bool:
@@ -288,7 +295,9 @@ def exists(target: Target) -> bool:
     return pg.exists(target)
 
 
-def connect_file(path: Path, *, create: bool = False, reader: bool = False) -> sqlite3.Connection:
+def connect_file(
+    path: Path, *, create: bool = False, reader: bool = False, older: bool = False
+) -> sqlite3.Connection:
     """Open ``path`` (creating it when ``create`` and it does not exist), checked.
 
     A ``reader`` never creates, migrates or writes, and reads in one transaction (one WAL
@@ -327,7 +336,7 @@ def connect_file(path: Path, *, create: bool = False, reader: bool = False) -> s
         _check_identity(con, path)
         if reader:
             version = con.execute("PRAGMA user_version").fetchone()[0]
-            if version < SCHEMA_VERSION:
+            if version < SCHEMA_VERSION and not (older and version >= 1):
                 raise IndexError_(
                     f"index {path} has schema {version}; a scan with this version upgrades it"
                 )
@@ -406,6 +415,15 @@ def _check_identity(con: sqlite3.Connection, path: Path) -> None:
         )
 
 
+def schema_version(con: Connection) -> int:
+    """The schema version of an open index."""
+    if isinstance(con, sqlite3.Connection):
+        return int(con.execute("PRAGMA user_version").fetchone()[0])
+    from dedupe_releases.index import pg
+
+    return pg.version_of(con)
+
+
 def migrate(con: sqlite3.Connection, path: Path) -> None:
     """Bring the schema up to ``SCHEMA_VERSION``, one transaction per step."""
     while (version := con.execute("PRAGMA user_version").fetchone()[0]) < SCHEMA_VERSION:
@@ -417,7 +435,17 @@ def migrate(con: sqlite3.Connection, path: Path) -> None:
                 con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             for ddl in MIGRATIONS[version + 1]:
                 con.execute(ddl)
+            upgrade_rows(con, version + 1)
             con.execute(f"PRAGMA user_version = {version + 1}")
+
+
+def upgrade_rows(con: Connection, version: int) -> None:
+    """Step ``version``'s change to the rows (``upgrades.DATA_STEPS``), if it has one."""
+    from dedupe_releases.index.upgrades import DATA_STEPS
+
+    step = DATA_STEPS.get(version)
+    if step is not None:
+        step(con)
 
 
 def check_schema(con: sqlite3.Connection, path: Path) -> None:

@@ -203,12 +203,14 @@ class Index:
         *,
         reader: bool = False,
         session: PgConnection | None = None,
+        older: bool = False,
     ) -> Index:
         """Open (a writer creates) the index; a writer's ``config`` must match its settings.
 
-        ``session``: the connection that holds a PostgreSQL index's writer lock.
+        ``session``: the connection that holds a PostgreSQL index's writer lock. ``older``:
+        a reader opens an older schema too (``schema.connect``).
         """
-        con = connect(path, create=not reader, reader=reader, session=session)
+        con = connect(path, create=not reader, reader=reader, session=session, older=older)
         index = cls(con, path)
         try:
             if config is not None and not reader:
