@@ -10,8 +10,11 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -152,3 +155,42 @@ def runs(db: Path) -> list[dict[str, Any]]:
 def without_ids(doc: dict[str, Any]) -> dict[str, Any]:
     """A scan document with cluster ids removed (an index keeps its own stable ids)."""
     return {**doc, "clusters": [{k: v for k, v in c.items() if k != "id"} for c in doc["clusters"]]}
+
+
+def as_schema_1(con: Any, placeholder: str = "?") -> None:
+    """Rewrite an index of this version (an open DB-API connection, SQLite or psycopg) as
+    schema 1 had it: body lines and titles hashed by blake2b of their tokens joined by
+    spaces, the learned boilerplate with them; then mark it schema 1 and commit."""
+    from dedupe_releases.boilerplate import words_hash
+    from dedupe_releases.index.upgrades import _signed, _v1_line_hash
+    from dedupe_releases.sketch import tokens
+
+    def run(sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        cursor = con.execute(sql.replace("?", placeholder), params)
+        return cursor.fetchall() if cursor.description else []
+
+    old_of: dict[int, int] = {}
+    for rid, title, blob in run("SELECT id, title, body FROM articles"):
+        hashes = set()
+        for line in zlib.decompress(bytes(blob)).decode().split("\n"):
+            words = tokens(line)
+            if words:
+                old = _signed(_v1_line_hash(words))
+                old_of[_signed(words_hash(words))] = old
+                hashes.add(old)
+        lines = np.array(sorted(h % (1 << 64) for h in hashes), dtype="<u8").tobytes()
+        title_hash = _signed(_v1_line_hash(tokens(title)))
+        run("UPDATE articles SET lines = ?, title_hash = ? WHERE id = ?", (lines, title_hash, rid))
+        if run("SELECT 1 FROM lines WHERE article = ?", (rid,)):
+            run("DELETE FROM lines WHERE article = ?", (rid,))
+            for h in hashes:
+                run("INSERT INTO lines (hash, article) VALUES (?, ?)", (h, rid))
+    learned = [old_of[h] for (h,) in run("SELECT hash FROM boilerplate")]
+    run("DELETE FROM boilerplate")
+    for h in learned:
+        run("INSERT INTO boilerplate (hash) VALUES (?)", (h,))
+    if placeholder == "?":
+        run("PRAGMA user_version = 1")
+    else:
+        run("UPDATE schema_version SET version = 1")
+    con.commit()

@@ -11,20 +11,15 @@ import json
 import os
 import shutil
 import sqlite3
-import zlib
 from pathlib import Path
 
-import numpy as np
 import pytest
 from conftest import ROOT, SAMPLES
 from harness import generate_archive, run_cli
-from indexing import tables
+from indexing import as_schema_1, tables
 
-from dedupe_releases.boilerplate import words_hash
 from dedupe_releases.errors import ExitCode
 from dedupe_releases.index.schema import SCHEMA_VERSION, connect
-from dedupe_releases.index.upgrades import _signed, _v1_line_hash
-from dedupe_releases.sketch import tokens
 
 FIXTURES = sorted((ROOT / "tests" / "data").glob("index-schema*.db"))
 
@@ -67,37 +62,6 @@ def test_an_index_from_a_released_schema_checks_clean_and_carries_on(tmp_path, d
     assert run_cli("index", "check", "--index", index).rc == ExitCode.OK
 
 
-def _as_schema_1(db: Path) -> None:
-    """Rewrite an index of this version as schema 1 had it: body lines and titles hashed by
-    blake2b of their tokens joined by spaces, the learned boilerplate with them."""
-    con = sqlite3.connect(db)
-    old_of: dict[int, int] = {}
-    for rid, title, blob in con.execute("SELECT id, title, body FROM articles").fetchall():
-        hashes = set()
-        for line in zlib.decompress(blob).decode().split("\n"):
-            words = tokens(line)
-            if words:
-                old = _signed(_v1_line_hash(words))
-                old_of[_signed(words_hash(words))] = old
-                hashes.add(old)
-        lines = np.array(sorted(h % (1 << 64) for h in hashes), dtype="<u8").tobytes()
-        title_hash = _signed(_v1_line_hash(tokens(title)))
-        con.execute(
-            "UPDATE articles SET lines = ?, title_hash = ? WHERE id = ?", (lines, title_hash, rid)
-        )
-        if con.execute("SELECT 1 FROM lines WHERE article = ?", (rid,)).fetchone():
-            con.execute("DELETE FROM lines WHERE article = ?", (rid,))
-            con.executemany(
-                "INSERT INTO lines (hash, article) VALUES (?, ?)", [(h, rid) for h in hashes]
-            )
-    learned = [old_of[h] for (h,) in con.execute("SELECT hash FROM boilerplate").fetchall()]
-    con.execute("DELETE FROM boilerplate")
-    con.executemany("INSERT INTO boilerplate (hash) VALUES (?)", [(h,) for h in learned])
-    con.execute("PRAGMA user_version = 1")
-    con.commit()
-    con.close()
-
-
 def test_schema_2_hashes_lines_anew_and_keeps_the_learned_boilerplate(tmp_path):
     """Schema 2 changed how body lines and titles are hashed: an index written the schema 1
     way comes out of the migration as this version writes it, learned boilerplate and all."""
@@ -106,7 +70,9 @@ def test_schema_2_hashes_lines_anew_and_keeps_the_learned_boilerplate(tmp_path):
     assert run_cli("scan", dump, "--index", db, "-o", os.devnull).rc == ExitCode.OK
     built = tables(db)
     assert len(built["boilerplate"]) >= 3  # the archive's site furniture was learned
-    _as_schema_1(db)
+    con = sqlite3.connect(db)
+    as_schema_1(con)
+    con.close()
     old = tables(db)
     assert old["lines"] != built["lines"] and old["boilerplate"] != built["boilerplate"]
 

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from conftest import SAMPLES
-from indexing import VOLATILE, cli, generate, grown, popen, read_only, tables
+from indexing import VOLATILE, as_schema_1, cli, generate, grown, popen, read_only, tables
 from pgserver import PgServer, _free_port, running_server
 
 from dedupe_releases.cli import cli as main
@@ -115,6 +115,30 @@ def test_samples_give_the_same_output_and_rows_as_sqlite(postgres_server, tmp_pa
     out = same_runs(db, url, "scan", SAMPLES, "--changes")
     assert out == b""
     assert statuses(url) == ["ok", "ok"]
+
+
+def test_an_index_of_schema_1_is_migrated_on_the_server_as_in_a_file(postgres_server, tmp_path):
+    """Schema 2 hashes body lines and titles anew: on the server as in a file, an index
+    written the schema 1 way is checked as it is, then migrated by the next writer to the
+    rows this version writes, the learned boilerplate carried over."""
+    from dedupe_releases.index.schema import connect
+    from dedupe_releases.index.target import parse_target
+
+    dump = generate(tmp_path / "corpus", 800, 5)
+    url = postgres_server.createdb("schema1")
+    db = tmp_path / "archive.db"
+    same_runs(db, url, "scan", dump, "-o", os.devnull)
+    built = pg_tables(url, db)
+    assert built == tables(db) and len(built["boilerplate"]) >= 3
+    with psycopg.connect(url) as con:
+        as_schema_1(con, "%s")
+    assert pg_tables(url, db)["lines"] != built["lines"]
+    check = in_process("index", "check", "--index", url)
+    assert check.returncode == 0 and "a scan with this version upgrades it" in check.stdout.decode()
+    connect(parse_target(url)).close()  # a writer's connection migrates
+    assert pg_tables(url, db) == built
+    deep = in_process("index", "check", "--index", url, "--deep")
+    assert deep.returncode == 0 and "body-line hashes recomputed" in deep.stdout.decode(), deep
 
 
 @pytest.fixture(scope="module")
