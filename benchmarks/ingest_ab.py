@@ -94,8 +94,12 @@ class Impl:
     def packed(self, item: tuple[Path, str]) -> Any:
         return self.ingest_packed(item, self.config)
 
-    def sketch(self, texts: list[str]) -> Any:
-        return self.sketch_texts(texts, self.config.sketch, lines=True)
+    def sketch(self, articles: list[Any]) -> Any:
+        # The third argument is each text's first body line (``body_from``); revisions before
+        # the body lines were hashed from the batch's tokens took ``lines`` there, a flag that
+        # a non-empty list sets.
+        body_from = [a.title.count("\n") + 2 for a in articles]
+        return self.sketch_texts([a.text for a in articles], self.config.sketch, body_from)
 
 
 def comparable(value: Any) -> Any:
@@ -154,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         fixed = {
             name: [impl.fix(t) for t in texts[name]] for name, impl in (("old", old), ("new", new))
         }
-        article_texts = [[a.text for a in new.ingest(i)[0]] for i in items]
-        n_articles = sum(map(len, article_texts))
+        file_articles = [new.ingest(i)[0] for i in items]
+        n_articles = sum(map(len, file_articles))
         print(f"{len(items)} files, {n_articles} articles; old = {args.old} ({rev}), new = tree")
         same = True
         stages: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any], Any]] = {
@@ -163,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             "fix": (old.fix, new.fix, (texts["old"], texts["new"])),
             "split": (old.split, new.split, (fixed["old"], fixed["new"])),
             "packed": (old.packed, new.packed, (items, items)),
-            "sketch": (old.sketch, new.sketch, (article_texts, article_texts)),
+            "sketch": (old.sketch, new.sketch, (file_articles, file_articles)),
         }
         for stage, (old_func, new_func, inputs) in stages.items():
             if stage not in args.stages:

@@ -1,8 +1,9 @@
 """B8: indexes written by released versions still open, check clean and carry on.
 
 ``tests/data/index-schema<N>.db`` is an index of ``samples/dump`` as a release with schema N
-wrote it (schema 1: version 0.1.0). When the schema changes, add the new release's index
-beside the old ones: every fixture must keep working with every later version.
+wrote it (schema 1: version 0.1.0; schema 2: version 0.2.0). When the schema changes, add the
+new release's index beside the old ones: every fixture must keep working with every later
+version.
 """
 
 from __future__ import annotations

@@ -157,14 +157,27 @@ def test_article_records_round_trip(title, body, kind, lines, flags, fixes):
     assert unpack_article(pack_article(article), "src/a b", 3) == article
 
 
-def test_band_keys_of_records_and_batches_agree(generated):
+def test_a_workers_packed_file_is_its_record_packed(generated):
+    """``ingest_packed`` (one batch pass: band keys, sentence and body-line hashes) gives
+    what ``ingest`` and ``pack_record`` give article by article."""
+    import dataclasses
+
+    from dedupe_releases.spill import PackedFile, pack_record
+
     config = Config()
-    item = next(i for i in walk([generated], config.read) if isinstance(i, tuple))
-    packed = ingest_packed(item, config)
-    record = ingest(item[0], item[1], config)
-    assert isinstance(record, FileRecord) and not isinstance(packed, type(None))
-    expected = np.concatenate([np.frombuffer(s.bands, "<u8") for s in record.sketches])
-    assert (packed.bands == expected).all()  # type: ignore[union-attr]
+    items = [i for i in walk([generated], config.read) if isinstance(i, tuple)][:8]
+    for item in items:
+        packed = ingest_packed(item, config)
+        record = ingest(item[0], item[1], config)
+        assert isinstance(record, FileRecord) and isinstance(packed, PackedFile)
+        expected = pack_record(record)
+        assert len(expected.lines) > 0
+        for f in dataclasses.fields(PackedFile):
+            got, want = getattr(packed, f.name), getattr(expected, f.name)
+            if isinstance(want, np.ndarray):
+                assert got.dtype == want.dtype and got.tolist() == want.tolist(), f.name
+            else:
+                assert got == want, f.name
 
 
 @settings(max_examples=500, deadline=None)
