@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedupe_releases import facts
-from dedupe_releases.boilerplate import line_hash, line_hashes
+from dedupe_releases.boilerplate import line_hash, line_hashes, title_hash
 from dedupe_releases.candidates import sentence_hashes
 from dedupe_releases.canonical import earliest_date
 from dedupe_releases.config import Config
@@ -117,6 +117,8 @@ def test_body_line_hashes_of_any_text(title, body):
     body_lines = {line_hash(ln) for ln in body.split("\n") if re.search(r"\w", ln)}
     assert line_hashes(article).tolist() == sorted(body_lines)
     assert _body_lines_of_batch([article], 10_000) == [sorted(body_lines)]
+    batch = sketch_texts([article.text, "x"], Config().sketch, [title.count("\n") + 2, 2])
+    assert batch.titles.tolist() == [title_hash(title), title_hash("x")]
 
 
 # --- verification in batches ----------------------------------------------------------------

@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dedupe_releases.boilerplate import Boilerplate, line_hashes, title_hash
+from dedupe_releases.boilerplate import Boilerplate, line_hashes
 from dedupe_releases.candidates import sentence_hashes
 from dedupe_releases.canonical import earliest_date
 from dedupe_releases.cluster import CLUSTER_RELATIONS, cluster_matches
@@ -144,7 +144,6 @@ def ingest_packed(item: tuple[Path, str] | Problem, config: Config) -> PackedFil
         text.source,
         articles,
         batch,
-        [title_hash(a.title) for a in articles],
         tuple(p.reason for p in file_warnings(text, articles, config)),
         text.source_bytes,
     )

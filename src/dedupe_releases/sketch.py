@@ -639,6 +639,8 @@ class SketchBatch:
     #: after another (when asked for), and how many each text has
     lines: U64 = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
     line_counts: npt.NDArray[np.int64] = field(default_factory=lambda: _NO_COUNTS)
+    #: (n,) the hash of each text's title (``boilerplate.title_hash``), when asked for
+    titles: U64 = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
 
     def sketch(self, i: int, article_id: str, shingles: int) -> Sketch:
         """Text ``i`` as a ``Sketch`` record."""
@@ -663,8 +665,9 @@ def sketch_texts(
 
     ``body_from``: the number of each text's first body line (an article's title lines and
     the blank line after them): then the batch also gives the hashes of each text's body
-    lines that hold a token, ``boilerplate.line_hash`` of each, from the same pass. Texts are
-    cut at ``max_article_chars`` first. The distinct shingle hashes are not
+    lines that hold a token, ``boilerplate.line_hash`` of each, and of its title
+    (``boilerplate.title_hash``), from the same pass. Texts are cut at ``max_article_chars``
+    first. The distinct shingle hashes are not
     kept: verification takes them from the few texts it compares (``shingle_hashes``).
 
     The same values as ``minhash(shingle_hashes(tokens(text)))``, ``band_keys`` and
@@ -712,18 +715,24 @@ def sketch_texts(
     sentences, sentence_counts = _distinct_runs(prefix, starts, lengths, owners, n)
     if body_from is None:
         return SketchBatch(signatures, keys, shingled, sentences, sentence_counts)
-    # Body lines: each text's lines from its ``body_from``-th on, those with a token.
+    # Body lines: each text's lines from its ``body_from``-th on, those with a token; the
+    # title: the run of the tokens of its lines before the blank one.
     line_counts = tokenised.line_counts
     per_text = np.array([t.count("\n") + 1 for t in cut], dtype=np.int64)
-    first_line = np.repeat(np.cumsum(per_text) - per_text, per_text)
+    text_first_line = np.cumsum(per_text) - per_text
+    first_line = np.repeat(text_first_line, per_text)
     number = np.arange(len(line_counts), dtype=np.int64) - first_line
-    body = (number >= np.repeat(np.asarray(body_from, dtype=np.int64), per_text)) & (
-        line_counts > 0
-    )
-    line_starts = (np.cumsum(line_counts) - line_counts)[body]
+    starts_at = np.asarray(body_from, dtype=np.int64)
+    body = (number >= np.repeat(starts_at, per_text)) & (line_counts > 0)
+    line_token_starts = np.append(np.cumsum(line_counts) - line_counts, len(hashes))
+    line_starts = line_token_starts[:-1][body]
     line_owners = np.repeat(np.arange(n, dtype=np.int64), per_text)[body]
     lines, counts = _distinct_runs(prefix, line_starts, line_counts[body], line_owners, n)
-    return SketchBatch(signatures, keys, shingled, sentences, sentence_counts, lines, counts)
+    title_end = line_token_starts[text_first_line + np.minimum(starts_at - 1, per_text)]
+    titles = prefix_run_hashes(prefix, token_starts, title_end - token_starts)
+    return SketchBatch(
+        signatures, keys, shingled, sentences, sentence_counts, lines, counts, titles
+    )
 
 
 def _distinct_runs(

@@ -135,12 +135,11 @@ def pack_file(
     source: str,
     articles: Sequence[Article],
     batch: SketchBatch,
-    titles: Sequence[int],
     warnings: tuple[str, ...] = (),
     source_bytes: bytes | None = None,
 ) -> PackedFile:
-    """A file's articles, their sketches and body-line hashes (``sketch.sketch_texts`` of
-    their texts, with ``body_from``) and title hashes."""
+    """A file's articles, their sketches, body-line and title hashes (``sketch.sketch_texts``
+    of their texts, with ``body_from``)."""
     records = [pack_article(a) for a in articles]
     shingled = batch.shingled
     return PackedFile(
@@ -154,7 +153,7 @@ def pack_file(
         sentence_counts=batch.sentence_counts,
         lines=batch.lines,
         line_counts=batch.line_counts,
-        titles=np.array(titles, dtype=np.uint64),
+        titles=batch.titles,
         warnings=warnings,
         source_bytes=source_bytes,
     )
