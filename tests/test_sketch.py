@@ -7,6 +7,8 @@ import random
 import numpy as np
 from conftest import SAMPLES
 from datasketch import LeanMinHash, MinHash, MinHashLSH
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dedupe_releases.candidates import CandidateIndex, sentence_hashes
 from dedupe_releases.config import Config
@@ -95,3 +97,15 @@ def test_sentence_hashes_ignore_case_and_punctuation() -> None:
         "'There is NOTHING more important than the safety and wellbeing of children"
     )
     assert len(a) == 1 and np.array_equal(a, b)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=80), st.integers(0, 5))
+def test_run_hash_of_one_run_is_run_hashes(values, before):
+    """The plain-Python hash of one run (titles, lines) equals the batch one, wherever the run
+    stands among other hashes."""
+    from dedupe_releases.sketch import run_hash, run_hashes
+
+    padded = np.array([7] * before + values + [9], dtype=np.uint64)
+    batch = run_hashes(padded, np.array([before]), np.array([len(values)]))
+    assert run_hash(values) == int(batch[0])

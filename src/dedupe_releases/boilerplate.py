@@ -10,6 +10,7 @@ drops those lines before verification. Never looks at titles' words or decides a
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ from dedupe_releases.records import Article
 from dedupe_releases.sketch import (
     U64,
     distinct_run_hashes,
-    run_hashes,
+    run_hash,
     runs,
     sentence_tokens,
     token_hashes,
@@ -41,11 +42,7 @@ def words_hash(words: list[str]) -> int:
     """``line_hash`` of a line from its tokens (``sketch.tokens``): ``sketch.run_hashes`` of
     their CRCs, as a sentence is hashed, so that a batch of texts hashes all its lines at
     once from the tokens it already has (``sketch.sketch_texts``)."""
-    n = len(words)
-    return int(run_hashes(token_hashes(words), _ZERO, np.array([n], dtype=np.int64))[0])
-
-
-_ZERO = np.zeros(1, dtype=np.int64)
+    return run_hash([zlib.crc32(w.encode()) for w in words])
 
 
 def body_lines(article: Article) -> list[str]:

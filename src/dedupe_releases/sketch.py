@@ -418,6 +418,29 @@ def prefix_run_hashes(
         return _fmix64(runs + lengths.astype(np.uint64) * _COMBINE)
 
 
+_MASK64 = (1 << 64) - 1
+
+
+def run_hash(hashes: Sequence[int]) -> int:
+    """``run_hashes`` of one run, in plain Python: a short run (a title, a line) costs a few
+    microseconds, not a dozen numpy calls.
+
+    >>> h = [3, 1, 4, 1, 5]
+    >>> run_hash(h) == int(run_hashes(np.array(h, np.uint64), np.array([0]), np.array([5]))[0])
+    True
+    """
+    acc, power = 0, 1
+    for value in hashes:
+        acc = (acc + value * power) & _MASK64
+        power = (power * _RUN) & _MASK64
+    h = (acc + len(hashes) * int(_COMBINE)) & _MASK64
+    h ^= h >> 33
+    h = (h * 0xFF51AFD7ED558CCD) & _MASK64
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) & _MASK64
+    return h ^ (h >> 33)
+
+
 def run_prefix(hashes: U64) -> U64:
     """The prefix sums ``run_hashes`` reads its runs' hashes off."""
     n = len(hashes)
