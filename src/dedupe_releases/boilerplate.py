@@ -45,15 +45,11 @@ def words_hash(words: list[str]) -> int:
     return run_hash([zlib.crc32(w.encode()) for w in words])
 
 
-def body_lines(article: Article) -> list[str]:
-    """The non-empty lines of an article's body (paragraphs and listing lines alike)."""
-    return [ln for ln in article.body.split("\n") if ln.strip() and tokens(ln)]
-
-
 def line_hashes(article: Article) -> U64:
     """Sorted, distinct hashes of an article's body lines: what ingest keeps per article.
 
-    The same as ``line_hash`` of each of ``body_lines``, with one CRC pass over the body.
+    The same as ``line_hash`` of each line of the body that holds a token (a paragraph or a
+    listing's line), with one CRC pass over the body.
 
     >>> from dedupe_releases.verify import _art
     >>> from dataclasses import replace

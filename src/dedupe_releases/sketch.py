@@ -690,8 +690,8 @@ def sketch_texts(
     the blank line after them): then the batch also gives the hashes of each text's body
     lines that hold a token, ``boilerplate.line_hash`` of each, and of its title
     (``boilerplate.title_hash``), from the same pass. Texts are cut at ``max_article_chars``
-    first. The distinct shingle hashes are not
-    kept: verification takes them from the few texts it compares (``shingle_hashes``).
+    first. The distinct shingle hashes are not kept: verification takes them from the few
+    texts it compares (``shingle_hashes``).
 
     The same values as ``minhash(shingle_hashes(tokens(text)))``, ``band_keys`` and
     ``sentence_hashes`` text by text (tested), at a fraction of the per-call cost.
