@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import SAMPLES
-from harness import generate_archive
+from harness import generate_archive, spawn, wait_until
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,6 +38,51 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_ordered_map_keeps_input_order_across_worker_processes():
     items = list(range(-40, 40))
     assert list(ordered_map(abs, items, jobs=2, batch_size=3)) == [abs(i) for i in items]
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_bytes()
+            except OSError:
+                continue
+            children.setdefault(int(stat[stat.rindex(b")") + 2 :].split()[1]), []).append(
+                int(entry.name)
+            )
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie (init may be slow to reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    return stat[stat.rindex(b")") + 2 :].split()[0] != b"Z"
+
+
+def test_a_killed_scan_leaves_no_worker_behind(tmp_path):
+    """SIGKILL of a nightly scan: its workers and multiprocessing's resource tracker end
+    with it, none left holding its pipes or memory."""
+    dump = generate_archive(tmp_path / "corpus", 4000, seed=2, quiet=True)
+    proc = spawn("scan", dump, "-f", "json", "--jobs", "2", stdout=subprocess.DEVNULL)
+    try:
+        assert wait_until(lambda: len(_descendants(proc.pid)) >= 3, timeout=60)  # 2 + tracker
+        helpers = _descendants(proc.pid)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)  # a worker left alive would hold its stderr open
+    assert wait_until(lambda: not any(_running(p) for p in helpers), timeout=15), [
+        Path(f"/proc/{p}/cmdline").read_bytes() for p in helpers if _running(p)
+    ]
 
 
 def test_workers_start_with_stop_signals_held_even_when_the_resource_tracker_starts():
