@@ -162,7 +162,8 @@ def as_schema_1(con: Any, placeholder: str = "?") -> None:
     schema 1 had it: body lines and titles hashed by blake2b of their tokens joined by
     spaces, the learned boilerplate with them; then mark it schema 1 and commit."""
     from dedupe_releases.boilerplate import words_hash
-    from dedupe_releases.index.upgrades import _signed, _v1_line_hash
+    from dedupe_releases.index.store import _signed1 as _signed
+    from dedupe_releases.index.upgrades import _v1_line_hash
     from dedupe_releases.sketch import tokens
 
     def run(sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

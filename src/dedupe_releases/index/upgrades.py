@@ -26,10 +26,6 @@ if TYPE_CHECKING:
 _CHUNK = 2_000
 
 
-def _signed(value: int) -> int:
-    return value - (1 << 64) if value >= 1 << 63 else value
-
-
 def _v1_line_hash(words: list[str]) -> int:
     """A body line's hash in schema 1: blake2b of its tokens joined by spaces."""
     digest = hashlib.blake2b(" ".join(words).encode(), digest_size=8).digest()
@@ -39,6 +35,7 @@ def _v1_line_hash(words: list[str]) -> int:
 def rehash_lines(con: Connection) -> None:
     """Schema 2's line and title hashes for every stored article (see the module)."""
     from dedupe_releases.boilerplate import body_line_hashes, title_hash, words_hash
+    from dedupe_releases.index.store import _signed1, signed
     from dedupe_releases.sketch import tokens
 
     learned = {int(h) for (h,) in con.execute("SELECT hash FROM boilerplate").fetchall()}
@@ -56,15 +53,15 @@ def rehash_lines(con: Connection) -> None:
         keys: list[tuple[int, int]] = []
         for rid, title, blob in rows:
             body = zlib.decompress(bytes(blob)).decode("utf-8")
-            hashes = body_line_hashes(body)
-            updates.append((_signed(title_hash(title)), hashes.astype("<u8").tobytes(), rid))
+            lines = body_line_hashes(body).astype("<u8").tobytes()
+            updates.append((_signed1(title_hash(title)), lines, rid))
             if rid in keyed:
-                keys.extend((h, rid) for h in hashes.astype("<i8").tolist())
+                keys.extend((h, rid) for h in signed(lines))
             if learned:
                 for line in body.split("\n"):
                     words = tokens(line)
-                    if words and _signed(_v1_line_hash(words)) in learned:
-                        carried.add(_signed(words_hash(words)))
+                    if words and _signed1(_v1_line_hash(words)) in learned:
+                        carried.add(_signed1(words_hash(words)))
         con.executemany("UPDATE articles SET title_hash = ?, lines = ? WHERE id = ?", updates)
         con.executemany("INSERT INTO lines (hash, article) VALUES (?, ?)", keys)
     con.execute("DELETE FROM boilerplate")
