@@ -84,7 +84,7 @@ def _body_lines_of_batch(articles: list[Article], limit: int) -> list[list[int]]
     batch = sketch_texts(
         [a.text for a in articles],
         replace(Config().sketch, max_article_chars=limit),
-        [a.title.count("\n") + 2 for a in articles],
+        [a.body_from for a in articles],
     )
     counts = batch.line_counts.tolist()
     ends = batch.line_counts.cumsum().tolist()

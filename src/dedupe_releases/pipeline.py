@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dedupe_releases.boilerplate import Boilerplate, line_hashes
+from dedupe_releases.boilerplate import Boilerplate
 from dedupe_releases.candidates import sentence_hashes
 from dedupe_releases.canonical import earliest_date
 from dedupe_releases.cluster import CLUSTER_RELATIONS, cluster_matches
@@ -26,7 +26,7 @@ from dedupe_releases.fix import fix_source, strip_boilerplate
 from dedupe_releases.parallel import default_jobs, ordered_map
 from dedupe_releases.read import SkipFile, problem, read_source, walk
 from dedupe_releases.records import Article, Cluster, FileRecord, Match, Problem, SourceText
-from dedupe_releases.sketch import sketch_article, sketch_texts
+from dedupe_releases.sketch import sketch_texts
 from dedupe_releases.spill import PackedFile, SpillStore, pack_file
 from dedupe_releases.split import split_text, truncate_article
 from dedupe_releases.store import ArticleStore
@@ -119,9 +119,10 @@ def ingest(path: Path, source: str, config: Config) -> FileRecord | Problem:
 def ingest_text(text: SourceText, config: Config) -> FileRecord:
     """Fix, split and sketch one decoded file. Pure."""
     articles = articles_of(text, config)
-    sketches = tuple(
-        sketch_article(a, config.sketch, sentence_hashes, line_hashes) for a in articles
+    batch = sketch_texts(
+        [a.text for a in articles], config.sketch, [a.body_from for a in articles], True
     )
+    sketches = tuple(batch.sketch(i, a.id) for i, a in enumerate(articles))
     warnings = tuple(p.reason for p in file_warnings(text, articles, config))
     return FileRecord(
         text.source, text.sha256, text.size, text.encoding, tuple(articles), sketches, warnings
@@ -138,8 +139,7 @@ def ingest_packed(item: tuple[Path, str] | Problem, config: Config) -> PackedFil
     except (SkipFile, OSError) as exc:
         return problem(path, source, exc)
     articles = articles_of(text, config)  # each at most ``max_article_chars`` long
-    body_from = [a.title.count("\n") + 2 for a in articles]  # the title, a blank line
-    batch = sketch_texts([a.text for a in articles], config.sketch, body_from)
+    batch = sketch_texts([a.text for a in articles], config.sketch, [a.body_from for a in articles])
     return pack_file(
         text.source,
         articles,

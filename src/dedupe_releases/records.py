@@ -107,6 +107,12 @@ class Article:
         return f"{self.title}\n\n{self.body}" if self.body else self.title
 
     @property
+    def body_from(self) -> int:
+        """The number of the first body line of ``text`` (0-based): the title's lines, then
+        a blank line."""
+        return self.title.count("\n") + 2
+
+    @property
     def repairs(self) -> int:
         return sum(f.count for f in self.fixes)
 

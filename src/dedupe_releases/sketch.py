@@ -664,18 +664,26 @@ class SketchBatch:
     line_counts: npt.NDArray[np.int64] = field(default_factory=lambda: _NO_COUNTS)
     #: (n,) the hash of each text's title (``boilerplate.title_hash``), when asked for
     titles: U64 = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
+    #: (n,) how many distinct shingles each text has (``Sketch.shingles``), when asked for
+    shingle_counts: npt.NDArray[np.int64] = field(default_factory=lambda: _NO_COUNTS)
 
-    def sketch(self, i: int, article_id: str, shingles: int) -> Sketch:
-        """Text ``i`` as a ``Sketch`` record."""
+    def sketch(self, i: int, article_id: str, shingles: int | None = None) -> Sketch:
+        """Text ``i`` as a ``Sketch`` record (its distinct ``shingles``: this batch's count
+        when it has them), with its body-line hashes when the batch has them."""
         start = int(self.sentence_counts[:i].sum())
         sentences = self.sentences[start : start + int(self.sentence_counts[i])]
         bands = self.band_keys[i] if self.shingled[i] else np.empty(0, dtype=np.uint64)
+        lines = b""
+        if len(self.line_counts):
+            first = int(self.line_counts[:i].sum())
+            lines = self.lines[first : first + int(self.line_counts[i])].astype("<u8").tobytes()
         return Sketch(
             article_id,
             self.signatures[i].astype("<u4").tobytes(),
-            shingles,
+            int(self.shingle_counts[i]) if shingles is None else shingles,
             bands.astype("<u8").tobytes(),
             sentences.astype("<u8").tobytes(),
+            lines,
         )
 
 
@@ -683,6 +691,7 @@ def sketch_texts(
     texts: Sequence[str],
     config: SketchConfig = SketchConfig(),
     body_from: Sequence[int] | None = None,
+    shingle_counts: bool = False,
 ) -> SketchBatch:
     """Signatures, band keys and sentence hashes of many texts, tokenised once, in numpy.
 
@@ -691,7 +700,7 @@ def sketch_texts(
     lines that hold a token, ``boilerplate.line_hash`` of each, and of its title
     (``boilerplate.title_hash``), from the same pass. Texts are cut at ``max_article_chars``
     first. The distinct shingle hashes are not kept: verification takes them from the few
-    texts it compares (``shingle_hashes``).
+    texts it compares (``shingle_hashes``); ``shingle_counts``: how many each text has.
 
     The same values as ``minhash(shingle_hashes(tokens(text)))``, ``band_keys`` and
     ``sentence_hashes`` text by text (tested), at a fraction of the per-call cost.
@@ -736,8 +745,13 @@ def sketch_texts(
     owners = np.searchsorted(token_starts, starts, side="right") - 1
     prefix = run_prefix(hashes)
     sentences, sentence_counts = _distinct_runs(prefix, starts, lengths, owners, n)
+    counted = _NO_COUNTS
+    if shingle_counts:
+        counted = np.array([len(s) for s in text_shingles(hashes, token_counts, size)])
     if body_from is None:
-        return SketchBatch(signatures, keys, shingled, sentences, sentence_counts)
+        return SketchBatch(
+            signatures, keys, shingled, sentences, sentence_counts, shingle_counts=counted
+        )
     # Body lines: each text's lines from its ``body_from``-th on, those with a token; the
     # title: the run of the tokens of its lines before the blank one.
     line_counts = tokenised.line_counts
@@ -754,7 +768,7 @@ def sketch_texts(
     title_end = line_token_starts[text_first_line + np.minimum(starts_at - 1, per_text)]
     titles = prefix_run_hashes(prefix, token_starts, title_end - token_starts)
     return SketchBatch(
-        signatures, keys, shingled, sentences, sentence_counts, lines, counts, titles
+        signatures, keys, shingled, sentences, sentence_counts, lines, counts, titles, counted
     )
 
 

@@ -162,7 +162,7 @@ def batch_features(
             ).tolist()
         first_line = int(line_ends[i]) - len(lines)
         paragraphs = []
-        j = article.title.count("\n") + 2  # the title's lines, then a blank line
+        j = article.body_from
         for paragraph in article.body.split("\n\n"):
             kept_lines = []
             for ln in paragraph.split("\n"):
