@@ -434,10 +434,9 @@ def run_hash(hashes: Sequence[int]) -> int:
         acc = (acc + value * power) & _MASK64
         power = (power * _RUN) & _MASK64
     h = (acc + len(hashes) * int(_COMBINE)) & _MASK64
-    h ^= h >> 33
-    h = (h * 0xFF51AFD7ED558CCD) & _MASK64
-    h ^= h >> 33
-    h = (h * 0xC4CEB9FE1A85EC53) & _MASK64
+    for multiplier in _FMIX64:  # ``_fmix64``
+        h ^= h >> 33
+        h = (h * multiplier) & _MASK64
     return h ^ (h >> 33)
 
 
@@ -515,12 +514,16 @@ def sorted_distinct(values: _A) -> _A:
     return ordered[keep]
 
 
+#: MurmurHash3's 64-bit finaliser's multipliers (``_fmix64``, and ``run_hash`` in Python).
+_FMIX64 = (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53)
+
+
 def _fmix64(h: U64) -> U64:
     """MurmurHash3's 64-bit finaliser: spreads every input bit over the output."""
     h = h ^ (h >> np.uint64(33))
-    h = h * np.uint64(0xFF51AFD7ED558CCD)
+    h = h * np.uint64(_FMIX64[0])
     h = h ^ (h >> np.uint64(33))
-    h = h * np.uint64(0xC4CEB9FE1A85EC53)
+    h = h * np.uint64(_FMIX64[1])
     return h ^ (h >> np.uint64(33))
 
 
