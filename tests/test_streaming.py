@@ -378,12 +378,12 @@ def test_batch_tokens_take_the_fast_path_on_ordinary_texts():
     assert _batch_tokens("one\x02two\x02three", 2, lines=False) is None  # a text holds "\x02"
 
 
-@pytest.mark.parametrize("sizes", [[3, 9000, 2, 7999, 8000, 8001], [20000], [4000] * 5 + [1] * 40])
+@pytest.mark.parametrize("sizes", [[3, 4000, 2, 3124, 3125, 3126], [8000], [1600] * 5 + [1] * 40])
 def test_batch_signatures_across_minhash_blocks(sizes):
     """Texts of more shingles than one MinHash block, exactly one block, and many per block."""
-    from dedupe_releases.sketch import _BLOCK, minhash, shingle_hashes, tokens
+    from dedupe_releases.sketch import block_shingles, minhash, shingle_hashes, tokens
 
-    assert 2 * _BLOCK < 20000 and _BLOCK == 8000  # the sizes around it
+    assert block_shingles(128) == 3125  # the sizes around it; 8000 spans two blocks and more
     words = [f"w{i % 997}x{i % 13}" for i in range(sum(sizes) + 4 * len(sizes))]
     texts, at = [], 0
     for size in sizes:
@@ -418,11 +418,7 @@ def test_minhash_segments_equal_the_plain_minimum(sizes, gaps, block, seed):
     values = rng.integers(0, 2**32, at + 3, dtype=np.uint32)
     rows = np.arange(len(sizes), dtype=np.int64)[::-1].copy()
     out = np.zeros((len(sizes), 16), dtype=np.uint32)
-    saved, sketch._BLOCK = sketch._BLOCK, block
-    try:
-        sketch._minhash_segments(values, np.array(starts), np.array(ends), a, b, out, rows)
-    finally:
-        sketch._BLOCK = saved
+    sketch._minhash_segments(values, np.array(starts), np.array(ends), a, b, out, rows, block)
     for k, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
         with np.errstate(over="ignore"):
             plain = (a[None, :] * values[lo:hi, None] + b[None, :]).min(axis=0)
