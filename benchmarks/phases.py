@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import functools
 import io
+import multiprocessing
 import os
 import sys
 import threading
@@ -43,9 +44,18 @@ _open: dict[str, list[float]] = {}  # phase -> [calls running, wall, CPU, worker
 
 
 def _children_cpu() -> float:
-    """CPU seconds of this process's ended child processes (the pools' workers)."""
+    """CPU seconds of this process's child processes (the pool's workers): those that ended,
+    and those still running (the pool lives from the ingest to the end of verification)."""
     t = os.times()
-    return t.children_user + t.children_system
+    ended = t.children_user + t.children_system
+    running = 0.0
+    for child in multiprocessing.active_children():
+        try:
+            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile: counted above, or next time
+            continue
+        running += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return ended + running
 
 
 def _timed(

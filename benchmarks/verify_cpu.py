@@ -62,7 +62,9 @@ def collect(dump: Path, jobs: int) -> tuple[list[Batch], Any]:
     real_stored = pipeline._verify_stored
 
     def in_process(*args: Any, **kwargs: Any) -> Any:
-        return real_stored(*args, **{**kwargs, "jobs": 1})  # the recorder is local
+        from dedupe_releases.parallel import Workers
+
+        return real_stored(*args, **{**kwargs, "workers": Workers(1)})  # the recorder is local
 
     def recording(batch: Any, config: Any, boilerplate: tuple[int, ...] | None = None) -> Any:
         if boilerplate is None:  # the lines the scan installed in this process

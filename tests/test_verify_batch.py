@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +18,7 @@ from dedupe_releases.boilerplate import line_hash, line_hashes, title_hash
 from dedupe_releases.candidates import sentence_hashes
 from dedupe_releases.canonical import earliest_date
 from dedupe_releases.config import Config
+from dedupe_releases.parallel import Workers
 from dedupe_releases.pipeline import _stored_features, _verify_stored, articles_of, scan
 from dedupe_releases.read import read_source, walk
 from dedupe_releases.records import Article
@@ -154,7 +156,16 @@ def test_batched_verdicts_equal_the_serial_verifier(generated, jobs):
         features=lambda a: _stored_features(store, config, boilerplate, a),  # type: ignore[arg-type]
     )
     batched = Verifier(store.article, config.sketch, v, sentence_hashes)
-    measures = _verify_stored(store, pairs, config, boilerplate, batched, jobs, batch_pairs=7)  # type: ignore[arg-type]
+    with Workers(jobs) as workers:
+        measures = _verify_stored(
+            store,  # type: ignore[arg-type]
+            pairs,
+            config,
+            boilerplate,
+            batched,
+            workers,
+            batch_pairs=7,
+        )
     relations = set()
     for a, b in pairs:
         expected = serial.match(a, b)
@@ -166,6 +177,57 @@ def test_batched_verdicts_equal_the_serial_verifier(generated, jobs):
                     words = serial.features(x).words
                     assert measures[x] == (words, earliest_date(store.article(x).text))
     assert {"exact", "near", "template_sibling"} <= relations
+
+
+def test_a_shared_pool_is_sent_the_learned_lines_until_every_worker_has_them(
+    generated, monkeypatch
+):
+    """The verification's workers started before the lines were learned: the lines go with
+    the batches until both workers said they installed them, then with none. A second round
+    of batches, all sent without them, gives the same verdicts (the workers kept them)."""
+    from dedupe_releases.pipeline import _Learned
+
+    config = Config()
+    result = scan([generated], config, jobs=1)
+    store = result.store
+    pairs = store.candidate_pairs(
+        config.verify.min_shared_sentences, config.sketch.max_bucket_pairs
+    )  # type: ignore[union-attr]
+    assert result.boilerplate.hashes
+    learned = _Learned.of(result.boilerplate)
+    sent: list[bool] = []
+    real = _Learned.to_send
+
+    def to_send(self, workers):
+        lines = real(self, workers)
+        sent.append(lines is not None)
+        return lines
+
+    monkeypatch.setattr(_Learned, "to_send", to_send)
+    rounds, sends = [], []
+    with Workers(2) as workers:
+        for _ in range(2):
+            verifier = Verifier(store.article, config.sketch, config.verify, sentence_hashes)
+            measures = _verify_stored(
+                store,  # type: ignore[arg-type]
+                pairs,
+                config,
+                result.boilerplate,
+                verifier,
+                workers,
+                learned,
+                batch_pairs=7,
+            )
+            assert len(learned.installed) == 2  # both workers, never this process
+            assert os.getpid() not in learned.installed
+            rounds.append((dict(verifier._memo), measures))
+            sends.append(sent.copy())
+            sent.clear()
+    assert rounds[0] == rounds[1]
+    first, second = sends
+    assert len(first) == len(second) > 4 * 2 * 3  # many more batches than are in flight
+    assert first[:2] == [True, True] and sum(first) < len(first) / 2  # until both had them
+    assert not any(second)
 
 
 @pytest.mark.parametrize("where", ["samples", "generated"])

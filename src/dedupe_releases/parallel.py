@@ -6,6 +6,7 @@ whatever consumes the results sees the same sequence for any ``jobs``. The desig
 the ``spawn`` start method: ``func`` must be a module-level function (or a
 ``functools.partial`` of one) and workers share nothing with the parent but what is passed
 to them. Our own in-flight records cross between our own processes; nothing is stored.
+``Workers`` is a pool that several maps share (a scan's ingest and its verification).
 """
 
 from __future__ import annotations
@@ -92,6 +93,72 @@ def _start_worker(initializer: Callable[[], object] | None) -> None:
         initializer()
 
 
+class Workers:
+    """A pool of ``jobs`` worker processes that several ``ordered_map`` calls share.
+
+    A scan reads and hashes its files in one map and verifies its candidate pairs in
+    another; with one pool the second finds its workers started and the package imported
+    (about 0.25 CPU-s a worker) instead of starting a pool of its own. The processes start
+    with the first batch submitted and stop at ``close`` (or the end of a ``with`` block).
+    ``initializer`` runs once in each worker as it starts.
+    """
+
+    def __init__(
+        self,
+        jobs: int,
+        context: str = "spawn",
+        initializer: Callable[[], object] | None = None,
+    ) -> None:
+        self.jobs = jobs
+        self._context = context
+        self._initializer = initializer
+        self._pool: ProcessPoolExecutor | None = None
+        self._submitted = 0
+
+    def submit(self, func: Callable[..., R], *args: object) -> Future[R]:
+        if self._submitted >= self.jobs and self._pool is not None:
+            return self._pool.submit(func, *args)
+        # A batch submitted while a worker may still be missing starts one: with the stop
+        # signals held, so that it starts with them blocked (``block_stop_signals``).
+        held = block_stop_signals()
+        try:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.jobs,
+                    mp_context=multiprocessing.get_context(self._context),
+                    initializer=_start_worker,
+                    initargs=(self._initializer,),
+                )
+            future = self._pool.submit(func, *args)
+        finally:
+            if held is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        self._submitted += 1
+        return future
+
+    def close(self) -> None:
+        """Stop the workers, dropping batches not yet started; waits for the running ones."""
+        if self._pool is None:
+            return
+        pool, self._pool = self._pool, None
+        # Held here too: a signal that interrupts shutdown(wait=True) while it joins the
+        # executor's manager thread leaves that thread marked stopped but running, and the
+        # interpreter's exit then waits for workers that never get their stop message.
+        # Held, the signal is delivered when shutdown returns.
+        held = block_stop_signals()
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            if held is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def ordered_map(
     func: Callable[[T], R],
     items: Iterable[T],
@@ -99,17 +166,24 @@ def ordered_map(
     batch_size: int = 4,
     context: str = "spawn",
     initializer: Callable[[], object] | None = None,
+    workers: Workers | None = None,
 ) -> Iterator[R]:
     """``map(func, items)`` computed by ``jobs`` worker processes, in the order of ``items``.
 
     With ``jobs`` 1, or when the whole stream fits in one batch per worker, everything runs
     in this process (no start-up cost for a small input). ``initializer`` runs once in each
     process that calls ``func`` (this one, when it does), before its first item: what every
-    item needs alike is sent to a worker once, not with each batch.
+    item needs alike is sent to a worker once, not with each batch. ``workers``: a pool to
+    use (and leave running) instead of one of this call's own; then ``jobs`` is its size,
+    and ``initializer`` must be None (its workers have started already).
 
     >>> list(ordered_map(abs, [-3, 1, -2], jobs=1))
     [3, 1, 2]
     """
+    if workers is not None:
+        if initializer is not None:
+            raise ValueError("a shared pool's workers take no initializer of a map")
+        jobs = workers.jobs
     iterator = iter(items)
     if jobs <= 1:
         if initializer is not None:
@@ -123,23 +197,9 @@ def ordered_map(
         yield from map(func, head)
         return
     stream = itertools.chain(head, iterator)
+    pool = Workers(jobs, context, initializer) if workers is None else workers
     pending: deque[Future[list[R]]] = deque()
     with _stop_signals_at_batch_boundaries() as check_stop:
-        held = block_stop_signals()
-        try:
-            pool = ProcessPoolExecutor(
-                max_workers=jobs,
-                mp_context=multiprocessing.get_context(context),
-                initializer=_start_worker,
-                initargs=(initializer,),
-            )
-            for _ in range(jobs):  # one batch per worker starts them all
-                pending.append(
-                    pool.submit(_run_batch, func, list(itertools.islice(stream, batch_size)))
-                )
-        finally:
-            if held is not None:
-                signal.pthread_sigmask(signal.SIG_SETMASK, held)
         try:
             while True:
                 check_stop()
@@ -154,16 +214,11 @@ def ordered_map(
                 check_stop()
                 yield from results
         finally:
-            # Held here too: a signal that interrupts shutdown(wait=True) while it joins the
-            # executor's manager thread leaves that thread marked stopped but running, and
-            # the interpreter's exit then waits for workers that never get their stop
-            # message. Held, the signal is noted when shutdown returns, and acted on below.
-            held = block_stop_signals()
-            try:
-                pool.shutdown(wait=True, cancel_futures=True)
-            finally:
-                if held is not None:
-                    signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            if workers is None:
+                pool.close()
+            else:  # the pool goes on: drop what this map left unstarted
+                for future in pending:
+                    future.cancel()
 
 
 @contextlib.contextmanager

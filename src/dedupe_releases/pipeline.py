@@ -10,6 +10,7 @@ read back.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -23,7 +24,7 @@ from dedupe_releases.canonical import earliest_date
 from dedupe_releases.cluster import CLUSTER_RELATIONS, cluster_matches
 from dedupe_releases.config import Config
 from dedupe_releases.fix import fix_source, strip_boilerplate
-from dedupe_releases.parallel import default_jobs, ordered_map
+from dedupe_releases.parallel import Workers, default_jobs, ordered_map
 from dedupe_releases.read import SkipFile, problem, read_source, walk
 from dedupe_releases.records import Article, Cluster, FileRecord, Match, Problem, SourceText
 from dedupe_releases.sketch import sketch_texts
@@ -33,13 +34,15 @@ from dedupe_releases.store import ArticleStore
 from dedupe_releases.verify import Features, Verifier, score
 from dedupe_releases.verify_batch import (
     ArticleData,
+    MatchData,
     Measures,
     batches_of,
     boilerplate_bytes,
     from_data,
-    install_boilerplate,
+    learned_digest,
     stored_features,
     stored_words,
+    use_learned_lines,
     verify_batch,
 )
 
@@ -201,6 +204,20 @@ def scan(
     ``jobs`` local processes (same result; clustering and canonicals stay here).
     """
     config = config or Config()
+    # One pool of workers reads and hashes the files, then verifies the candidates.
+    with Workers(jobs or default_jobs()) as workers:
+        return _scan(paths, config, on_file, workers, store, decisions, engine)
+
+
+def _scan(
+    paths: Iterable[Path | str],
+    config: Config,
+    on_file: Callable[[str], None] | None,
+    workers: Workers,
+    store: Any,
+    decisions: Decisions | None,
+    engine: DaskEngine | None,
+) -> ScanResult:
     spill = SpillStore() if store is None else None
     if engine is not None and spill is None:
         raise ValueError("an engine scans into its own spill store: give no store")
@@ -210,7 +227,7 @@ def scan(
         work = partial(ingest_packed, config=config)
         items = walk([Path(p) for p in paths], config.read)
         if engine is None:
-            stream = ordered_map(work, items, jobs or default_jobs())
+            stream = ordered_map(work, items, workers=workers)
         else:
             stream = engine.ingest(items, config)
         add: Callable[[Any], None] = spill.add_packed
@@ -284,7 +301,8 @@ def scan(
             config=config,
             boilerplate=result.boilerplate,
             verifier=verifier,
-            jobs=jobs or default_jobs(),
+            workers=workers,
+            learned=_Learned.of(result.boilerplate),
         )
         measures = in_pool(pairs)
         size = partial(_stored_size, spill, config, result.boilerplate, measures)
@@ -344,6 +362,8 @@ def scan(
 
 #: Candidate pairs per batch sent to a worker for verification.
 VERIFY_BATCH_PAIRS = 128
+#: What ``verify_batch`` takes: the articles, and pairs of their numbers.
+VerifyBatch = tuple[list[ArticleData], list[tuple[int, int]]]
 
 
 def _verify_stored(
@@ -352,12 +372,14 @@ def _verify_stored(
     config: Config,
     boilerplate: Boilerplate,
     verifier: Verifier,
-    jobs: int,
+    workers: Workers,
+    learned: _Learned | None = None,
     batch_pairs: int = VERIFY_BATCH_PAIRS,
     remember_none: bool = False,
 ) -> dict[str, Measures]:
-    """Verify ``pairs`` in batches over ``jobs`` processes; ``verifier`` remembers each relation
-    (and each verdict of none, with ``remember_none``).
+    """Verify ``pairs`` in batches on ``workers``; ``verifier`` remembers each relation (and
+    each verdict of none, with ``remember_none``). ``learned``: the learned lines as sent
+    before (default: ``boilerplate``'s, to every worker anew).
 
     Returns the measures of every article in an ``exact`` or ``near`` verdict (what the
     canonical choice compares).
@@ -365,7 +387,7 @@ def _verify_stored(
     numbers = batches_of(pairs, batch_pairs)
     ids: list[list[str]] = []  # each batch's articles, until its verdicts are back
 
-    def batches() -> Iterator[tuple[list[ArticleData], list[tuple[int, int]]]]:
+    def batches() -> Iterator[VerifyBatch]:
         for batch in numbers:
             chunk = [pairs[n] for n in batch]
             number = {x: 0 for pair in chunk for x in pair}
@@ -377,11 +399,9 @@ def _verify_stored(
             yield articles, [(number[a], number[b]) for a, b in chunk]
 
     measures: dict[str, Measures] = {}
-    # The learned lines go to each worker once (tens of thousands of hashes at 1M articles).
-    work = partial(verify_batch, config=config)
-    install = partial(install_boilerplate, boilerplate_bytes(boilerplate))
+    learned = _Learned.of(boilerplate) if learned is None else learned
     for batch, (found, measured) in zip(
-        numbers, ordered_map(work, batches(), jobs, 1, initializer=install), strict=True
+        numbers, _verify_with_learned(batches(), config, learned, workers), strict=True
     ):
         for article_id, m in zip(ids.pop(0), measured, strict=True):
             if m is not None:
@@ -393,6 +413,57 @@ def _verify_stored(
                 verdicts[(a, b) if a <= b else (b, a)] = verdict
         verifier.remember(verdicts)
     return measures
+
+
+@dataclass
+class _Learned:
+    """A scan's learned lines as its workers are sent them (``use_learned_lines``)."""
+
+    hashes: bytes  # ``boilerplate_bytes``
+    digest: bytes  # ``learned_digest`` of them
+    installed: set[int] = field(default_factory=set)  # the workers that have them (pids)
+
+    @classmethod
+    def of(cls, boilerplate: Boilerplate) -> _Learned:
+        hashes = boilerplate_bytes(boilerplate)
+        return cls(hashes, learned_digest(hashes))
+
+    def to_send(self, workers: int) -> bytes | None:
+        """What goes with the next batch: the lines, or None once ``workers`` have them."""
+        return None if len(self.installed) >= workers else self.hashes
+
+
+def _verify_with_learned(
+    batches: Iterable[VerifyBatch], config: Config, learned: _Learned, workers: Workers
+) -> Iterator[tuple[list[MatchData | None], list[Measures | None]]]:
+    """``verify_batch`` of each batch on ``workers``, with the learned lines.
+
+    The workers started before the lines were learned (the pool read and hashed the files),
+    so the lines travel with the batches, until every worker has said it installed them: a
+    big archive learns tens of thousands, and sending them with every batch of 128 pairs cost
+    more than verifying it. A batch without them that reaches a worker without them fails.
+    """
+    me = os.getpid()
+
+    def sent() -> Iterator[tuple[VerifyBatch, bytes, bytes | None]]:
+        for batch in batches:
+            yield batch, learned.digest, learned.to_send(workers.jobs)
+
+    work = partial(_verify_learned, config=config)
+    for pid, result in ordered_map(work, sent(), batch_size=1, workers=workers):
+        if pid != me:
+            learned.installed.add(pid)
+        yield result
+
+
+def _verify_learned(
+    item: tuple[VerifyBatch, bytes, bytes | None], config: Config
+) -> tuple[int, tuple[list[MatchData | None], list[Measures | None]]]:
+    """``verify_batch`` with the learned lines ``use_learned_lines`` installs, and the pid of
+    the process that ran it."""
+    batch, digest, hashes = item
+    use_learned_lines(digest, hashes)
+    return os.getpid(), verify_batch(batch, config)
 
 
 def _stored_features(

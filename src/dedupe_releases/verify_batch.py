@@ -11,6 +11,7 @@ it runs. Never reads a file, never clusters.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from functools import partial
 
@@ -286,19 +287,44 @@ def from_data(d: MatchData | None) -> Match | None:
 #: process by ``install_boilerplate``. A big archive learns tens of thousands of lines, and
 #: sending them with every batch cost more than verifying the batch.
 _installed = Boilerplate()
+_installed_from = b""  # the digest of what ``use_learned_lines`` last installed
 
 
 def install_boilerplate(hashes: bytes) -> None:
     """Make the learned line hashes (little-endian uint64, as ``boilerplate_bytes`` gives
-    them) the ones ``verify_batch`` masks in this process: a worker pool's initializer."""
-    global _installed
+    them) the ones ``verify_batch`` masks in this process."""
+    global _installed, _installed_from
     _installed = Boilerplate(frozenset(np.frombuffer(hashes, dtype="<u8").tolist()))
+    _installed_from = b""
 
 
 def boilerplate_bytes(boilerplate: Boilerplate) -> bytes:
     """The learned line hashes as ``install_boilerplate`` takes them: sorted, so that a scan
     sends the same bytes whatever the order of the set."""
     return np.array(sorted(boilerplate.hashes), dtype="<u8").tobytes()
+
+
+def learned_digest(hashes: bytes) -> bytes:
+    """What names a set of learned lines (``boilerplate_bytes``) in ``use_learned_lines``."""
+    return hashlib.blake2b(hashes, digest_size=16).digest()
+
+
+def use_learned_lines(digest: bytes, hashes: bytes | None) -> None:
+    """Make the learned lines named ``digest`` current in this process: ``install_boilerplate``
+    of ``hashes``, unless this process installed them already; then ``hashes`` may be None
+    (a worker of a pool that verifies many batches is sent them until it has them).
+
+    >>> use_learned_lines(b"lines never sent", None)
+    Traceback (most recent call last):
+    RuntimeError: this process was sent no learned lines
+    """
+    global _installed_from
+    if digest == _installed_from:
+        return
+    if hashes is None:
+        raise RuntimeError("this process was sent no learned lines")
+    install_boilerplate(hashes)
+    _installed_from = digest
 
 
 def installed_boilerplate() -> tuple[int, ...]:
