@@ -41,17 +41,34 @@ _SCALE_RE = r"(?:\s?(?:thousand|million|billion|trillion)\b|(?:k|m|mn|bn)\b)"
 # counted as bare numbers. Every kind starts with a currency sign, a digit or a month's first
 # three letters; the leading lookahead says so, which lets the engine skip every other
 # position without trying the seven alternatives there (about 3x faster, the same matches).
+_KIND_PATTERNS = {
+    "money": rf"(?P<money>(?P<cur>[£$€])\s?(?P<amount>{_NUM})(?P<scale>{_SCALE_RE})?)",
+    "dmy": rf"(?P<dmy>\b(?P<d1>[0-3]?\d)(?:st|nd|rd|th)?\s+(?P<m1>{_MONTH})\s+"
+    r"(?P<y1>(?:19|20)\d\d)\b)",
+    "mdy": rf"(?P<mdy>\b(?P<m2>{_MONTH})\s+(?P<d2>[0-3]?\d)(?:st|nd|rd|th)?,?\s+"
+    r"(?P<y2>(?:19|20)\d\d)\b)",
+    "iso": r"(?P<iso>\b(?P<y3>(?:19|20)\d\d)-(?P<m3>[01]\d)-(?P<d3>[0-3]\d)\b)",
+    "my": rf"(?P<my>\b(?P<m4>{_MONTH})\s+(?P<y4>(?:19|20)\d\d)\b)",
+    "pct": rf"(?P<pct>(?<![\w.,])(?P<p>{_NUM})\s?(?:%|per\s?cent\b|percent\b))",
+    "num": rf"(?P<num>(?<![\w.,])(?P<n>{_NUM})(?![\w]|[.,]\d))",
+}
+
+
+def _kinds(*kinds: str) -> str:
+    """The alternation of these kinds' patterns, in the order of ``_KIND_PATTERNS``."""
+    return "(?:" + "|".join(p for k, p in _KIND_PATTERNS.items() if k in kinds) + ")"
+
+
 _FACT = re.compile(
-    r"(?=[£$€\d]|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))(?:"
-    rf"(?P<money>(?P<cur>[£$€])\s?(?P<amount>{_NUM})(?P<scale>{_SCALE_RE})?)"
-    rf"|(?P<dmy>\b(?P<d1>[0-3]?\d)(?:st|nd|rd|th)?\s+(?P<m1>{_MONTH})\s+(?P<y1>(?:19|20)\d\d)\b)"
-    rf"|(?P<mdy>\b(?P<m2>{_MONTH})\s+(?P<d2>[0-3]?\d)(?:st|nd|rd|th)?,?\s+(?P<y2>(?:19|20)\d\d)\b)"
-    r"|(?P<iso>\b(?P<y3>(?:19|20)\d\d)-(?P<m3>[01]\d)-(?P<d3>[0-3]\d)\b)"
-    rf"|(?P<my>\b(?P<m4>{_MONTH})\s+(?P<y4>(?:19|20)\d\d)\b)"
-    rf"|(?P<pct>(?<![\w.,])(?P<p>{_NUM})\s?(?:%|per\s?cent\b|percent\b))"
-    rf"|(?P<num>(?<![\w.,])(?P<n>{_NUM})(?![\w]|[.,]\d)))",
+    r"(?=[£$€\d]|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))" + _kinds(*_KIND_PATTERNS),
     re.IGNORECASE,
 )
+# ``_FACT`` where the match starts with a digit, a currency sign or anything else (a month
+# word): only the kinds that can start with that character, in the same order, so the same
+# match, without trying the others (1.6x on a match at a digit). Tested against ``_FACT``.
+_FACT_AT_DIGIT = re.compile(_kinds("dmy", "iso", "pct", "num"), re.IGNORECASE)
+_FACT_AT_CURRENCY = re.compile(_kinds("money"), re.IGNORECASE)
+_FACT_AT_WORD = re.compile(_kinds("mdy", "my"), re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+|\x00\w+\x00")
 _NAME_WORD = re.compile(r"[^\W_]+")
 #: Words either side of a fact that make its context. Three: "has today ( DATE ) announced"
@@ -322,13 +339,23 @@ def fact_matches(text: str) -> list[re.Match[str]]:
     ['March  2, 2019', '$ 5']
     """
     out: list[re.Match[str]] = []
-    match = _FACT.match
     digit = _DIGIT.search
+    at_digit, at_currency, at_word = (
+        _FACT_AT_DIGIT.match,
+        _FACT_AT_CURRENCY.match,
+        _FACT_AT_WORD.match,
+    )
     pos = 0
     while (found := digit(text, pos)) is not None:
         at = found.start()
         for p in _starts(text, pos, at):
-            m = match(text, p)
+            # ``_FACT.match(text, p)``: a kind can match only where its first character is
+            if p == at or text[p].isdecimal():  # ``\d`` is a decimal digit (category Nd)
+                m = at_digit(text, p)
+            elif text[p] in _CURRENCY:
+                m = at_currency(text, p)
+            else:
+                m = at_word(text, p)
             if m is not None:
                 out.append(m)
                 pos = m.end()
