@@ -425,6 +425,35 @@ def test_minhash_segments_equal_the_plain_minimum(sizes, gaps, block, seed):
         assert out[rows[k]].tolist() == plain.tolist()
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    lengths=st.lists(st.integers(1, 4), min_size=1, max_size=30),
+    owner_steps=st.lists(st.integers(0, 2), min_size=30, max_size=30),
+    many=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_distinct_runs_are_each_owners_distinct_run_hashes_sorted(lengths, owner_steps, many, seed):
+    """``_distinct_runs`` against its definition: each owner's distinct run hashes, sorted,
+    owner after owner, and how many each has (also with more owners than 16 bits hold)."""
+    from dedupe_releases import sketch
+
+    rng = np.random.default_rng(seed)
+    hashes = rng.integers(0, 4, sum(lengths) + 2, dtype=np.uint64)  # few values: repeats
+    starts = np.cumsum([0, *lengths[:-1]]).astype(np.int64)
+    base = 70_000 if many else 0
+    owners = base + np.cumsum(owner_steps[: len(lengths)]).astype(np.int64)
+    n = int(owners[-1]) + 1
+    found, counts = sketch._distinct_runs(
+        sketch.run_prefix(hashes), starts, np.array(lengths, dtype=np.int64), owners, n
+    )
+    runs = sketch.run_hashes(hashes, starts, np.array(lengths, dtype=np.int64)).tolist()
+    expected: dict[int, set[int]] = {}
+    for owner, h in zip(owners.tolist(), runs, strict=True):
+        expected.setdefault(owner, set()).add(h)
+    assert found.tolist() == [h for o in sorted(expected) for h in sorted(expected[o])]
+    assert counts.tolist() == [len(expected.get(o, ())) for o in range(n)]
+
+
 _ITEM = st.binary(min_size=1, max_size=40).map(lambda b: b.replace(b" ", b"x")) | st.sampled_from(
     [
         *(b"\x00", b"\x01", b"\x02", "é£".encode(), b"a" * 23, b"b" * 24, b"c" * 25),
