@@ -225,6 +225,46 @@ def test_a_workers_packed_file_is_its_record_packed(generated):
                 assert got == want, f.name
 
 
+@pytest.mark.parametrize("chars", [1, 3_000, 160_000, 10**9])
+def test_files_sketched_together_pack_as_each_alone(generated, tmp_path, monkeypatch, chars):
+    """``ingest_files`` (the articles of consecutive files sketched in one call, ``chars``
+    characters a call) gives, file by file, what ``ingest_packed`` gives of each alone: among
+    them files that cannot be read, an empty file, a file of one title line and a file
+    holding the batch's own separators."""
+    import dataclasses
+
+    from dedupe_releases import pipeline
+    from dedupe_releases.spill import PackedFile
+
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "a-empty.txt").write_bytes(b"")
+    (odd / "b-title.txt").write_text("Press release: Only a title\n", encoding="utf-8")
+    (odd / "c-marks.txt").write_text("News story: T\n\nOne \x02 two\x01 three.\n", "utf-8")
+    (odd / "d-bad.txt").write_bytes(b"\x00" * 64)  # binary: skipped
+    (odd / "e-ok.txt").write_text("Speech: Words\n\nThe minister said so today.\n", "utf-8")
+    config = Config()
+    items = list(walk([odd], config.read)) + list(walk([generated], config.read))[:12]
+    items.insert(2, Problem("gone.txt", "skipped: gone"))
+    monkeypatch.setattr(pipeline, "SKETCH_CHARS", chars)
+    together = pipeline.ingest_files(items, config)
+    alone = [ingest_packed(item, config) for item in items]
+    assert len(together) == len(alone) == len(items)
+    assert any(isinstance(x, Problem) for x in alone)
+    for got, want in zip(together, alone, strict=True):
+        assert type(got) is type(want)
+        if not isinstance(want, PackedFile):
+            assert got == want
+            continue
+        for f in dataclasses.fields(PackedFile):
+            g, w = getattr(got, f.name), getattr(want, f.name)
+            if isinstance(w, np.ndarray):
+                assert g.dtype == w.dtype and g.shape == w.shape, f.name
+                assert g.tolist() == w.tolist(), f.name
+            else:
+                assert g == w, f.name
+
+
 @settings(max_examples=500, deadline=None)
 @given(st.text(alphabet="ab1 _.!?\"')]\n\t", max_size=60))
 def test_sentence_breaks_split_tokens_like_the_plain_pattern(text):

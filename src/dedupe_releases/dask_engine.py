@@ -3,7 +3,7 @@
 The same functions as the local engine, placed elsewhere:
 
 * ingest: the files, walked here in path order, are cut into batches; each batch is one task
-  that reads, fixes, splits and sketches its files (``pipeline.ingest_packed``, what a local
+  that reads, fixes, splits and sketches its files (``pipeline.ingest_files``, what a local
   worker process runs) and cuts its articles' band keys, sentence hashes and content-hash
   keys into ``partitions`` by key. The packed records (without band keys) come back here in
   path order, a bounded number of batches ahead, into the scan's spill store;
@@ -50,7 +50,7 @@ from dedupe_releases.candidates import MAX_SENTENCE_ARTICLES, _bucket_pairs
 from dedupe_releases.config import Config
 from dedupe_releases.errors import EngineError
 from dedupe_releases.parallel import block_stop_signals
-from dedupe_releases.pipeline import ingest, ingest_packed
+from dedupe_releases.pipeline import ingest, ingest_files
 from dedupe_releases.records import Article, FileRecord, Match, Problem
 from dedupe_releases.sketch import U32, U64, sentence_hashes
 from dedupe_releases.spill import PackedFile
@@ -82,7 +82,7 @@ def ingest_batch(
     items: Sequence[Item], config: Config, partitions: int
 ) -> tuple[list[PackedFile | Problem], list[Part]]:
     """One ingest task: the files' packed records, and their keys cut into ``partitions``."""
-    records = [ingest_packed(item, config) for item in items]
+    records = ingest_files(items, config)
     packed = [r for r in records if isinstance(r, PackedFile)]
     parts = _partitioned(packed, partitions)
     light: list[PackedFile | Problem] = [

@@ -10,13 +10,14 @@ read back.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dedupe_releases.boilerplate import Boilerplate
 from dedupe_releases.candidates import sentence_hashes
@@ -27,7 +28,7 @@ from dedupe_releases.fix import fix_source, strip_boilerplate
 from dedupe_releases.parallel import Workers, default_jobs, ordered_map
 from dedupe_releases.read import SkipFile, problem, read_source, walk
 from dedupe_releases.records import Article, Cluster, FileRecord, Match, Problem, SourceText
-from dedupe_releases.sketch import sketch_texts
+from dedupe_releases.sketch import SketchBatch, sketch_texts
 from dedupe_releases.spill import PackedFile, SpillStore, pack_file
 from dedupe_releases.split import split_text, truncate_article
 from dedupe_releases.store import ArticleStore
@@ -45,6 +46,8 @@ from dedupe_releases.verify_batch import (
     use_learned_lines,
     verify_batch,
 )
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from dedupe_releases.dask_engine import DaskEngine
@@ -134,6 +137,63 @@ def ingest_text(text: SourceText, config: Config) -> FileRecord:
 
 def ingest_packed(item: tuple[Path, str] | Problem, config: Config) -> PackedFile | Problem:
     """Read, fix, split and sketch one file into a ``PackedFile`` (what a worker returns)."""
+    read = _read_articles(item, config)
+    if isinstance(read, Problem):
+        return read
+    text, articles = read
+    batch = sketch_texts([a.text for a in articles], config.sketch, [a.body_from for a in articles])
+    return _packed(text, articles, batch, config)
+
+
+#: Characters of text a worker sketches in one ``sketch_texts`` call, from the consecutive
+#: files of its batch: a call costs about 0.3 ms whatever its size, and its arrays outgrow a
+#: core's L2 cache past about 300,000 characters. Two files of the 100k archive a call (about
+#: 210,000 characters) sketched 1.12x faster than one, three 1.08x, four 1.02x.
+SKETCH_CHARS = 160_000
+
+
+def ingest_files(
+    items: Sequence[tuple[Path, str] | Problem], config: Config
+) -> list[PackedFile | Problem]:
+    """``[ingest_packed(item, config) for item in items]`` (the same, tested), the articles of
+    consecutive files sketched together, about ``SKETCH_CHARS`` characters a call."""
+    out: list[PackedFile | Problem | None] = []  # None: a file whose group is not sketched
+    group: list[tuple[int, SourceText, list[Article]]] = []  # (place in ``out``, ...)
+    size = 0
+
+    def sketch_group() -> None:
+        articles = [a for _, _, file_articles in group for a in file_articles]
+        batch = sketch_texts(
+            [a.text for a in articles], config.sketch, [a.body_from for a in articles]
+        )
+        first = 0
+        for place, text, file_articles in group:
+            last = first + len(file_articles)
+            out[place] = _packed(text, file_articles, batch.rows(first, last), config)
+            first = last
+        group.clear()
+
+    for item in items:
+        read = _read_articles(item, config)
+        if isinstance(read, Problem):
+            out.append(read)
+            continue
+        out.append(None)
+        group.append((len(out) - 1, *read))
+        size += sum(len(a.text) for a in read[1])
+        if size >= SKETCH_CHARS:
+            sketch_group()
+            size = 0
+    if group:
+        sketch_group()
+    done = [x for x in out if x is not None]
+    assert len(done) == len(out)  # every file's, in order
+    return done
+
+
+def _read_articles(
+    item: tuple[Path, str] | Problem, config: Config
+) -> Problem | tuple[SourceText, list[Article]]:
     if isinstance(item, Problem):
         return item
     path, source = item
@@ -141,8 +201,12 @@ def ingest_packed(item: tuple[Path, str] | Problem, config: Config) -> PackedFil
         text = read_source(path, source, config.read)
     except (SkipFile, OSError) as exc:
         return problem(path, source, exc)
-    articles = articles_of(text, config)  # each at most ``max_article_chars`` long
-    batch = sketch_texts([a.text for a in articles], config.sketch, [a.body_from for a in articles])
+    return text, articles_of(text, config)  # each at most ``max_article_chars`` long
+
+
+def _packed(
+    text: SourceText, articles: list[Article], batch: SketchBatch, config: Config
+) -> PackedFile:
     return pack_file(
         text.source,
         articles,
@@ -224,10 +288,15 @@ def _scan(
     result = ScanResult(config, spill if spill is not None else store, decisions=decisions or None)
     stream: Iterable[Any]
     if spill is not None:
-        work = partial(ingest_packed, config=config)
         items = walk([Path(p) for p in paths], config.read)
         if engine is None:
-            stream = ordered_map(work, items, workers=workers)
+            # Batches of INGEST_FILES files, each a call of ``ingest_files``: its files'
+            # articles are sketched together.
+            work = partial(ingest_files, config=config)
+            chunks = _chunks(items, INGEST_FILES)
+            stream = itertools.chain.from_iterable(
+                ordered_map(work, chunks, batch_size=1, workers=workers)
+            )
         else:
             stream = engine.ingest(items, config)
         add: Callable[[Any], None] = spill.add_packed
@@ -358,6 +427,17 @@ def _scan(
         key=lambda m: (store.position(m.a), store.position(m.b)),
     )
     return result
+
+
+#: Files in one batch of a worker's ingest (``ingest_files``).
+INGEST_FILES = 4
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last may be shorter)."""
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 #: Candidate pairs per batch sent to a worker for verification.
@@ -525,6 +605,7 @@ __all__ = [
     "ScanResult",
     "articles_of",
     "ingest",
+    "ingest_files",
     "ingest_packed",
     "ingest_text",
     "scan",

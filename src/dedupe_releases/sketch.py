@@ -670,6 +670,27 @@ class SketchBatch:
     #: (n,) how many distinct shingles each text has (``Sketch.shingles``), when asked for
     shingle_counts: npt.NDArray[np.int64] = field(default_factory=lambda: _NO_COUNTS)
 
+    def rows(self, lo: int, hi: int) -> SketchBatch:
+        """Texts ``lo`` to ``hi`` (exclusive): what ``sketch_texts`` of them alone gives."""
+        at = np.cumsum(self.sentence_counts)
+        s_lo, s_hi = (int(at[lo - 1]) if lo else 0), (int(at[hi - 1]) if hi else 0)
+        lines, line_counts = self.lines, self.line_counts
+        if len(line_counts):
+            ends = np.cumsum(line_counts)
+            l_lo, l_hi = (int(ends[lo - 1]) if lo else 0), (int(ends[hi - 1]) if hi else 0)
+            lines, line_counts = lines[l_lo:l_hi], line_counts[lo:hi]
+        return SketchBatch(
+            self.signatures[lo:hi],
+            self.band_keys[lo:hi],
+            self.shingled[lo:hi],
+            self.sentences[s_lo:s_hi],
+            self.sentence_counts[lo:hi],
+            lines,
+            line_counts,
+            self.titles[lo:hi] if len(self.titles) else self.titles,
+            self.shingle_counts[lo:hi] if len(self.shingle_counts) else self.shingle_counts,
+        )
+
     def sketch(self, i: int, article_id: str, shingles: int | None = None) -> Sketch:
         """Text ``i`` as a ``Sketch`` record (its distinct ``shingles``: this batch's count
         when it has them), with its body-line hashes when the batch has them."""
