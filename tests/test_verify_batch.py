@@ -6,6 +6,7 @@ import os
 import re
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import SAMPLES
@@ -134,16 +135,22 @@ def test_batches_keep_connected_pairs_together():
     assert batches_of([], 3) == []
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_batched_verdicts_equal_the_serial_verifier(generated, jobs):
-    """Every pair's verdict and every clustered article's measures, computed in batches
-    (small ones, so that two workers really share them), equal the one-by-one path."""
+def _scanned_with_pairs(folder: Path) -> tuple[Config, Any, Any, list[tuple[str, str]]]:
+    """A scan of ``folder`` in this process, its spill store and its candidate pairs."""
     config = Config()
-    result = scan([generated], config, jobs=1)
+    result = scan([folder], config, jobs=1)
     store = result.store
     pairs = store.candidate_pairs(
         config.verify.min_shared_sentences, config.sketch.max_bucket_pairs
     )  # type: ignore[union-attr]
+    return config, result, store, pairs
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_batched_verdicts_equal_the_serial_verifier(generated, jobs):
+    """Every pair's verdict and every clustered article's measures, computed in batches
+    (small ones, so that two workers really share them), equal the one-by-one path."""
+    config, result, store, pairs = _scanned_with_pairs(generated)
     assert len(pairs) > 50
     boilerplate = result.boilerplate
     assert boilerplate.hashes  # some articles are compared on their masked text
@@ -192,12 +199,7 @@ def test_a_shared_pool_is_sent_the_learned_lines_until_every_worker_has_them(
     from dedupe_releases.parallel import IN_FLIGHT_PER_JOB
     from dedupe_releases.pipeline import _Learned
 
-    config = Config()
-    result = scan([generated], config, jobs=1)
-    store = result.store
-    pairs = store.candidate_pairs(
-        config.verify.min_shared_sentences, config.sketch.max_bucket_pairs
-    )  # type: ignore[union-attr]
+    config, result, store, pairs = _scanned_with_pairs(generated)
     assert result.boilerplate.hashes
     learned = _Learned.of(result.boilerplate)
     sent: list[bool] = []
