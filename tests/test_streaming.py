@@ -321,6 +321,7 @@ def test_batch_tokens_equal_sentence_tokens_text_by_text(texts, lines, counts_on
         sentence_counts += counts
         if lines:
             assert batch.lines[i] == [line.encode() for line in found]
+            assert batch.words(i) == " ".join(words).encode()
         if lines or counts_only:
             line_counts += [len(tokens(line)) for line in text.split("\n")]
     assert start == len(batch.hashes)
@@ -383,6 +384,7 @@ def test_batch_tokens_of_long_texts_with_many_kinds_of_characters():
         words += w
         counts += c
         assert batch.lines[i] == [line.encode() for line in found]
+        assert batch.words(i) == " ".join(w).encode()
     assert batch.hashes.tolist() == token_hashes(words).tolist()
     assert batch.sentence_counts.tolist() == counts
 

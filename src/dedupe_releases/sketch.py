@@ -126,10 +126,25 @@ class BatchTokens:
     hashes: U64  # crc32 of each token's UTF-8 bytes (``token_hashes``)
     token_counts: npt.NDArray[np.int64]  # (n,) tokens of each text
     sentence_counts: npt.NDArray[np.int64]  # tokens of each sentence, text after text
-    #: each text's lines as their tokens joined by spaces, UTF-8 encoded (when asked)
-    lines: tuple[list[bytes], ...]
+    #: each text's tokens, UTF-8 encoded, each after one space, and " \\x01" between two of its
+    #: lines (``b" a b \\x01 \\x01 c"``: lines "a b", "" and "c"), when asked; ``lines``
+    #: splits them, ``words`` joins a text's tokens
+    spaced: tuple[bytes, ...]
     #: the tokens of each line (``text.split("\\n")``), text after text (when asked)
     line_counts: npt.NDArray[np.int64]
+
+    @property
+    def lines(self) -> tuple[list[bytes], ...]:
+        """Each text's lines as their tokens joined by spaces, UTF-8 encoded (when asked)."""
+        return tuple(self.text_lines(i) for i in range(len(self.spaced)))
+
+    def text_lines(self, i: int) -> list[bytes]:
+        """Text ``i``'s lines as their tokens joined by spaces, UTF-8 encoded."""
+        return [line[1:] for line in self.spaced[i].split(b" \x01")]
+
+    def words(self, i: int) -> bytes:
+        """Text ``i``'s tokens joined by spaces: ``b" ".join`` of its lines that have any."""
+        return self.spaced[i].replace(b" \x01", b"")[1:]
 
 
 def batch_tokens(
@@ -159,7 +174,7 @@ def batch_tokens(
     hashes: list[U64] = []
     token_counts: list[int] = []
     sentence_counts: list[int] = []
-    text_lines: list[list[bytes]] = []
+    text_spaced: list[bytes] = []
     counts_of_lines: list[int] = []
     for text in texts:
         found: list[str] | None = [] if counted else None
@@ -168,14 +183,15 @@ def batch_tokens(
         token_counts.append(len(words))
         sentence_counts += counts
         if found is not None:
-            if lines:
-                text_lines.append([line.encode() for line in found])
+            if lines:  # as ``BatchTokens.spaced`` (tokens hold no " " and no "\x01")
+                encoded = (line.encode() for line in found)
+                text_spaced.append(b" \x01".join(b" " + e if e else b"" for e in encoded))
             counts_of_lines += [line.count(" ") + 1 if line else 0 for line in found]
     return BatchTokens(
         np.concatenate(hashes) if hashes else np.empty(0, dtype=np.uint64),
         np.array(token_counts, dtype=np.int64),
         np.array(sentence_counts, dtype=np.int64),
-        tuple(text_lines),
+        tuple(text_spaced),
         np.array(counts_of_lines, dtype=np.int64),
     )
 
@@ -279,20 +295,18 @@ def _batch_tokens(
     marks = np.concatenate((sentence_breaks(arr), text_ends))
     marks.sort()
     cuts = np.append(np.searchsorted(starts, marks), total)
-    text_lines: tuple[list[bytes], ...] = ()
+    text_spaced: tuple[bytes, ...] = ()
     counts_of_lines = _NO_COUNTS
     if lines:  # " a b \x01 c \x02 d": every item after one space
         spaced = single_spaced(
             data.replace(b"\n", b" \x01 ").replace(b"\x02", b" \x02 ").translate(_LINE_BYTES)
         )
-        text_lines = tuple(
-            [line[1:] for line in text.split(b" \x01")] for text in spaced.split(b" \x02")
-        )
+        text_spaced = tuple(spaced.split(b" \x02"))
     if lines or line_counts:
         line_ends = np.concatenate((np.flatnonzero(arr == 10), text_ends))
         line_ends.sort()
         counts_of_lines = np.diff(np.append(np.searchsorted(starts, line_ends), total), prepend=0)
-    return BatchTokens(hashes, token_counts, np.diff(cuts, prepend=0), text_lines, counts_of_lines)
+    return BatchTokens(hashes, token_counts, np.diff(cuts, prepend=0), text_spaced, counts_of_lines)
 
 
 _NO_COUNTS = np.zeros(0, dtype=np.int64)

@@ -125,7 +125,7 @@ def batch_features(
     hashes = batch.hashes
     token_ends = np.cumsum(batch.token_counts)
     line_counts = batch.line_counts
-    line_ends = np.cumsum([len(lines) for lines in batch.lines])
+    line_ends = np.cumsum([text.count(b" \x01") + 1 for text in batch.spaced])
     # The long sentences (those hashed) as runs of the batch's tokens, and the line of each.
     starts, lengths = sentence_runs(batch.sentence_counts)
     line_token_starts = np.cumsum(line_counts) - line_counts
@@ -140,10 +140,9 @@ def batch_features(
     prefix = run_prefix(hashes)  # for the hashes of lines and of sentences
     parts: list[tuple[str, str, Callable[[], Facts], U64 | None]] = []
     for i, (article, sentences, masked) in enumerate(articles):
-        lines = batch.lines[i]
         title = " ".join(tokens(article.title))
         if not masked or not learned or not article.body:
-            words = b" ".join([line for line in lines if line]).decode()
+            words = batch.words(i).decode()
             text = article.text
             parts.append(
                 (
@@ -157,6 +156,7 @@ def batch_features(
             )
             continue
         # Masked: the lines of ``Boilerplate.mask_words``, found among the text's lines.
+        lines = batch.text_lines(i)
         if not line_values:  # a line of no tokens hashes to no learned line
             line_values = np.where(
                 line_counts > 0, prefix_run_hashes(prefix, line_token_starts, line_counts), 0
