@@ -14,7 +14,7 @@ prints the wall time of each stage, measured at the engine seam of ``pipeline.sc
   learning boilerplate, clustering, canonicals (writing the JSON is not counted).
 
 The local engine is timed through the same seam: ``Local`` runs exactly what ``scan`` runs
-without an engine (``ordered_map`` of ``ingest_packed``, ``store.candidate_pairs``, the
+without an engine (``ordered_batches`` of ``ingest_files``, ``store.candidate_pairs``, the
 scan's verifier with the stored features), so its stages are those of a plain local scan.
 
 Usage::
@@ -42,8 +42,8 @@ from dedupe_releases import output
 from dedupe_releases.boilerplate import Boilerplate
 from dedupe_releases.candidates import sentence_hashes
 from dedupe_releases.config import Config
-from dedupe_releases.parallel import ordered_map
-from dedupe_releases.pipeline import _stored_features, ingest_packed, scan
+from dedupe_releases.parallel import ordered_batches
+from dedupe_releases.pipeline import INGEST_FILES, _stored_features, ingest_files, scan
 from dedupe_releases.records import Match
 from dedupe_releases.verify import Verifier
 
@@ -58,7 +58,8 @@ class Local:
         self.jobs = jobs
 
     def ingest(self, items: Iterable[Any], config: Config) -> Iterator[Any]:
-        return ordered_map(partial(ingest_packed, config=config), items, self.jobs)
+        work = partial(ingest_files, config=config)
+        return ordered_batches(work, items, self.jobs, INGEST_FILES)
 
     def candidate_pairs(self, store: Any, config: Config) -> list[tuple[str, str]]:
         pairs: list[tuple[str, str]] = store.candidate_pairs(

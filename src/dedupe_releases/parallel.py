@@ -6,7 +6,9 @@ whatever consumes the results sees the same sequence for any ``jobs``. The desig
 the ``spawn`` start method: ``func`` must be a module-level function (or a
 ``functools.partial`` of one) and workers share nothing with the parent but what is passed
 to them. Our own in-flight records cross between our own processes; nothing is stored.
-``Workers`` is a pool that several maps share (a scan's ingest and its verification).
+``ordered_batches`` is the same with ``func`` called on a whole batch (work that is cheaper
+on several items at once); ``Workers`` is a pool that several maps share (a scan's ingest
+and its verification).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from functools import partial
 from multiprocessing import resource_tracker
 from types import FrameType
 from typing import TypeVar
@@ -42,6 +45,17 @@ def default_jobs() -> int:
 
 def _run_batch(func: Callable[[T], R], batch: list[T]) -> list[R]:
     return [func(item) for item in batch]
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last may be shorter).
+
+    >>> list(chunks(range(5), 2))
+    [[0, 1], [2, 3], [4]]
+    """
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -168,7 +182,29 @@ def ordered_map(
     initializer: Callable[[], object] | None = None,
     workers: Workers | None = None,
 ) -> Iterator[R]:
-    """``map(func, items)`` computed by ``jobs`` worker processes, in the order of ``items``.
+    """``map(func, items)`` computed by ``jobs`` worker processes, in the order of ``items``:
+    ``ordered_batches`` of ``func`` called on each item of a batch.
+
+    >>> list(ordered_map(abs, [-3, 1, -2], jobs=1))
+    [3, 1, 2]
+    """
+    return ordered_batches(
+        partial(_run_batch, func), items, jobs, batch_size, context, initializer, workers
+    )
+
+
+def ordered_batches(
+    func: Callable[[list[T]], list[R]],
+    items: Iterable[T],
+    jobs: int = 1,
+    batch_size: int = 4,
+    context: str = "spawn",
+    initializer: Callable[[], object] | None = None,
+    workers: Workers | None = None,
+) -> Iterator[R]:
+    """The results of ``func`` on each batch of up to ``batch_size`` items (one result per
+    item, in order), computed by ``jobs`` worker processes, in the order of ``items``: for
+    work that is cheaper done on several items together.
 
     With ``jobs`` 1, or when the whole stream fits in one batch per worker, everything runs
     in this process (no start-up cost for a small input). ``initializer`` runs once in each
@@ -177,8 +213,8 @@ def ordered_map(
     use (and leave running) instead of one of this call's own; then ``jobs`` is its size,
     and ``initializer`` must be None (its workers have started already).
 
-    >>> list(ordered_map(abs, [-3, 1, -2], jobs=1))
-    [3, 1, 2]
+    >>> list(ordered_batches(lambda batch: [sum(batch)] * len(batch), [1, 2, 3], 1, 2))
+    [3, 3, 3]
     """
     if workers is not None:
         if initializer is not None:
@@ -188,13 +224,15 @@ def ordered_map(
     if jobs <= 1:
         if initializer is not None:
             initializer()
-        yield from map(func, iterator)
+        for batch in chunks(iterator, batch_size):
+            yield from func(batch)
         return
     head = list(itertools.islice(iterator, batch_size * jobs + 1))
     if len(head) <= batch_size * jobs:
         if initializer is not None:
             initializer()
-        yield from map(func, head)
+        for batch in chunks(head, batch_size):
+            yield from func(batch)
         return
     stream = itertools.chain(head, iterator)
     pool = Workers(jobs, context, initializer) if workers is None else workers
@@ -207,7 +245,7 @@ def ordered_map(
                     batch = list(itertools.islice(stream, batch_size))
                     if not batch:
                         break
-                    pending.append(pool.submit(_run_batch, func, batch))
+                    pending.append(pool.submit(func, batch))
                 if not pending:
                     break
                 results = pending.popleft().result()

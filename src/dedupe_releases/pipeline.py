@@ -10,14 +10,13 @@ read back.
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from dedupe_releases.boilerplate import Boilerplate
 from dedupe_releases.candidates import sentence_hashes
@@ -25,7 +24,7 @@ from dedupe_releases.canonical import earliest_date
 from dedupe_releases.cluster import CLUSTER_RELATIONS, cluster_matches
 from dedupe_releases.config import Config
 from dedupe_releases.fix import fix_source, strip_boilerplate
-from dedupe_releases.parallel import Workers, default_jobs, ordered_map
+from dedupe_releases.parallel import Workers, default_jobs, ordered_batches, ordered_map
 from dedupe_releases.read import SkipFile, problem, read_source, walk
 from dedupe_releases.records import Article, Cluster, FileRecord, Match, Problem, SourceText
 from dedupe_releases.sketch import SketchBatch, sketch_texts
@@ -46,8 +45,6 @@ from dedupe_releases.verify_batch import (
     use_learned_lines,
     verify_batch,
 )
-
-T = TypeVar("T")
 
 if TYPE_CHECKING:
     from dedupe_releases.dask_engine import DaskEngine
@@ -137,12 +134,7 @@ def ingest_text(text: SourceText, config: Config) -> FileRecord:
 
 def ingest_packed(item: tuple[Path, str] | Problem, config: Config) -> PackedFile | Problem:
     """Read, fix, split and sketch one file into a ``PackedFile`` (what a worker returns)."""
-    read = _read_articles(item, config)
-    if isinstance(read, Problem):
-        return read
-    text, articles = read
-    batch = sketch_texts([a.text for a in articles], config.sketch, [a.body_from for a in articles])
-    return _packed(text, articles, batch, config)
+    return ingest_files([item], config)[0]
 
 
 #: Characters of text a worker sketches in one ``sketch_texts`` call, from the consecutive
@@ -157,38 +149,47 @@ def ingest_files(
 ) -> list[PackedFile | Problem]:
     """``[ingest_packed(item, config) for item in items]`` (the same, tested), the articles of
     consecutive files sketched together, about ``SKETCH_CHARS`` characters a call."""
-    out: list[PackedFile | Problem | None] = []  # None: a file whose group is not sketched
-    group: list[tuple[int, SourceText, list[Article]]] = []  # (place in ``out``, ...)
+    out: list[PackedFile | Problem] = []
+    # The files read since the last sketch, in order: a problem, or a text and its articles
+    # with the articles' texts (made once: ``Article.text`` joins title and body anew).
+    pending: list[Problem | tuple[SourceText, list[Article], list[str]]] = []
     size = 0
-
-    def sketch_group() -> None:
-        articles = [a for _, _, file_articles in group for a in file_articles]
-        batch = sketch_texts(
-            [a.text for a in articles], config.sketch, [a.body_from for a in articles]
-        )
-        first = 0
-        for place, text, file_articles in group:
-            last = first + len(file_articles)
-            out[place] = _packed(text, file_articles, batch.rows(first, last), config)
-            first = last
-        group.clear()
-
     for item in items:
         read = _read_articles(item, config)
         if isinstance(read, Problem):
+            pending.append(read)
+            continue
+        texts = [a.text for a in read[1]]
+        pending.append((*read, texts))
+        size += sum(map(len, texts))
+        if size >= SKETCH_CHARS:
+            out += _sketched(pending, config)
+            pending, size = [], 0
+    return out + _sketched(pending, config) if pending else out
+
+
+def _sketched(
+    pending: list[Problem | tuple[SourceText, list[Article], list[str]]], config: Config
+) -> list[PackedFile | Problem]:
+    """The ``PackedFile`` of each file read (its problem for the others), in order, their
+    articles sketched in one ``sketch_texts`` call."""
+    files = [read for read in pending if not isinstance(read, Problem)]
+    batch = sketch_texts(
+        [t for _, _, texts in files for t in texts],
+        config.sketch,
+        [a.body_from for _, articles, _ in files for a in articles],
+    )
+    out: list[PackedFile | Problem] = []
+    first = 0
+    for read in pending:
+        if isinstance(read, Problem):
             out.append(read)
             continue
-        out.append(None)
-        group.append((len(out) - 1, *read))
-        size += sum(len(a.text) for a in read[1])
-        if size >= SKETCH_CHARS:
-            sketch_group()
-            size = 0
-    if group:
-        sketch_group()
-    done = [x for x in out if x is not None]
-    assert len(done) == len(out)  # every file's, in order
-    return done
+        text, articles, _ = read
+        last = first + len(articles)
+        out.append(_packed(text, articles, batch.rows(first, last), config))
+        first = last
+    return out
 
 
 def _read_articles(
@@ -290,13 +291,9 @@ def _scan(
     if spill is not None:
         items = walk([Path(p) for p in paths], config.read)
         if engine is None:
-            # Batches of INGEST_FILES files, each a call of ``ingest_files``: its files'
-            # articles are sketched together.
+            # Each batch of files a call of ``ingest_files``: its articles sketched together.
             work = partial(ingest_files, config=config)
-            chunks = _chunks(items, INGEST_FILES)
-            stream = itertools.chain.from_iterable(
-                ordered_map(work, chunks, batch_size=1, workers=workers)
-            )
+            stream = ordered_batches(work, items, batch_size=INGEST_FILES, workers=workers)
         else:
             stream = engine.ingest(items, config)
         add: Callable[[Any], None] = spill.add_packed
@@ -431,13 +428,6 @@ def _scan(
 
 #: Files in one batch of a worker's ingest (``ingest_files``).
 INGEST_FILES = 4
-
-
-def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """``items`` in lists of ``size`` (the last may be shorter)."""
-    iterator = iter(items)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
 
 
 #: Candidate pairs per batch sent to a worker for verification.
