@@ -118,3 +118,36 @@ def test_indented_values_refuse_what_json_refuses(value):
     encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=2)
     with pytest.raises((ValueError, TypeError)):
         output._indented(value, "\n", [], encoder)
+
+
+def _subclassed_values():
+    import collections
+    import enum
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    class Name(str):
+        pass
+
+    Pair = collections.namedtuple("Pair", "a b")
+    return [
+        collections.OrderedDict([("b", 1), ("a", [True, None, 2.5])]),
+        Pair(Name("x"), Level.HIGH),
+        {"k": Pair(1, {"n": Name("y")}), "e": [], "d": {}, "f": False, "i": Level.HIGH},
+        [Name("z"), (1, (2,)), {"x": [Level.HIGH]}],
+    ]
+
+
+@pytest.mark.parametrize("value", _subclassed_values())
+@pytest.mark.parametrize("level", [0, 2])
+def test_indented_subclasses_are_json_dumps_bytes(value, level):
+    """Containers, strings and integers of a subclass take the same bytes as ``json`` gives
+    them (a named tuple as a list, an ``IntEnum`` as its number)."""
+    import json
+
+    encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=2)
+    parts: list[str] = []
+    output._indented(value, "\n" + "  " * level, parts, encoder)
+    expected = json.dumps(value, ensure_ascii=False, allow_nan=False, indent=2)
+    assert "".join(parts) == expected.replace("\n", "\n" + "  " * level)

@@ -231,46 +231,78 @@ def write_json(result: ScanResult, out: BinaryIO) -> None:
 def _indented(item: Any, newline: str, parts: list[str], encoder: json.JSONEncoder) -> None:
     """Append ``encoder.encode(item)`` (``indent=2``, ``ensure_ascii=False``), every line
     after the first starting with ``newline``'s indentation: the same bytes as ``json``'s
-    own pure-Python indenting encoder, which spends most of its time in generators."""
-    if isinstance(item, str):
-        parts.append(_encode_string(item))
-    elif isinstance(item, dict):
+    own pure-Python indenting encoder, which spends most of its time in generators.
+
+    A container's strings, integers and ``None`` are written in its own loop (most of a
+    document's values), only other values through a call of their own.
+    """
+    kind = type(item)
+    if kind is dict:
         if not item:
             parts.append("{}")
             return
         inner = newline + "  "
-        opening = "{"
+        opening = "{" + inner
+        between = "," + inner
         for key, child in item.items():
-            if not isinstance(key, str):  # json's own rules for other keys
+            if type(key) is not str:  # json's own rules for other keys
                 parts.append(encoder.encode(item).replace("\n", newline))
                 return
-            parts.append(f"{opening}{inner}{_encode_string(key)}: ")
-            _indented(child, inner, parts, encoder)
-            opening = ","
+            head = _KEYS.get(key)
+            if head is None:
+                head = _encode_string(key) + ": "
+                if len(_KEYS) < 256:
+                    _KEYS[key] = head
+            kind = type(child)
+            if kind is str:
+                parts.append(opening + head + _encode_string(child))
+            elif kind is int:
+                parts.append(opening + head + int.__repr__(child))
+            elif child is None:
+                parts.append(opening + head + "null")
+            else:
+                parts.append(opening + head)
+                _indented(child, inner, parts, encoder)
+            opening = between
         parts.append(newline + "}")
-    elif isinstance(item, list | tuple):
+    elif kind is list or kind is tuple:
         if not item:
             parts.append("[]")
             return
         inner = newline + "  "
-        opening = "["
+        opening = "[" + inner
+        between = "," + inner
         for child in item:
-            parts.append(opening + inner)
-            _indented(child, inner, parts, encoder)
-            opening = ","
+            kind = type(child)
+            if kind is str:
+                parts.append(opening + _encode_string(child))
+            elif kind is int:
+                parts.append(opening + int.__repr__(child))
+            else:
+                parts.append(opening)
+                _indented(child, inner, parts, encoder)
+            opening = between
         parts.append(newline + "]")
+    elif kind is str:
+        parts.append(_encode_string(item))
     elif item is None:
         parts.append("null")
     elif item is True:
         parts.append("true")
     elif item is False:
         parts.append("false")
-    elif type(item) is int:
+    elif kind is int:
         parts.append(int.__repr__(item))
-    elif type(item) is float and math.isfinite(item):
+    elif kind is float and math.isfinite(item):
         parts.append(float.__repr__(item))
+    elif isinstance(item, dict | list | tuple):  # their subclasses: as json writes them
+        _indented(dict(item) if isinstance(item, dict) else list(item), newline, parts, encoder)
     else:  # anything else: json's own encoding (or its error)
         parts.append(encoder.encode(item).replace("\n", newline))
+
+
+#: Keys as ``_indented`` writes them (the encoded key and ": "): a document has few.
+_KEYS: dict[str, str] = {}
 
 
 _encode_string = json.encoder.encode_basestring  # the C one where there is one, as json's
