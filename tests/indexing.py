@@ -195,3 +195,38 @@ def as_schema_1(con: Any, placeholder: str = "?") -> None:
     else:
         run("UPDATE schema_version SET version = 1")
     con.commit()
+
+
+def crc_item_hashes(data: bytes, starts: Any, lengths: Any) -> Any:
+    """``sketch._item_hashes`` as schema 2 hashed tokens: the CRC-32 of each one's bytes."""
+    pieces = zip(starts.tolist(), lengths.tolist(), strict=True)
+    return np.array([zlib.crc32(data[s : s + n]) for s, n in pieces], dtype=np.uint64)
+
+
+def as_schema_2(con: sqlite3.Connection) -> None:
+    """Rewrite an index of this version as schema 2 had it: every token hashed by CRC-32,
+    so every signature, band key and sentence, body-line and title hash (``upgrades.resketch``
+    with the CRC put in for ``word_hash``), the learned boilerplate with its lines; then mark
+    it schema 2 and commit."""
+    from dedupe_releases import sketch
+    from dedupe_releases.boilerplate import words_hash
+    from dedupe_releases.index.store import _signed1 as _signed
+    from dedupe_releases.index.upgrades import _v2_words_hash, resketch
+
+    learned = {int(h) for (h,) in con.execute("SELECT hash FROM boilerplate")}
+    old: set[int] = set()
+    for (blob,) in con.execute("SELECT body FROM articles"):
+        for line in zlib.decompress(bytes(blob)).decode().split("\n"):
+            words = sketch.tokens(line)
+            if words and _signed(words_hash(words)) in learned:
+                old.add(_signed(_v2_words_hash(words)))
+    real = sketch._item_hashes
+    sketch._item_hashes = crc_item_hashes
+    try:
+        resketch(con)
+    finally:
+        sketch._item_hashes = real
+    con.execute("DELETE FROM boilerplate")
+    con.executemany("INSERT INTO boilerplate (hash) VALUES (?)", [(h,) for h in sorted(old)])
+    con.execute("PRAGMA user_version = 2")
+    con.commit()

@@ -1,9 +1,9 @@
 """B8: indexes written by released versions still open, check clean and carry on.
 
 ``tests/data/index-schema<N>.db`` is an index of ``samples/dump`` as a release with schema N
-wrote it (schema 1: version 0.1.0; schema 2: version 0.2.0). When the schema changes, add the
-new release's index beside the old ones: every fixture must keep working with every later
-version.
+wrote it (schema 1: version 0.1.0; schema 2: version 0.2.0; schema 3: version 0.3.0). When
+the schema changes, add the new release's index beside the old ones: every fixture must keep
+working with every later version.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, SAMPLES
 from harness import generate_archive, run_cli
-from indexing import as_schema_1, tables
+from indexing import as_schema_1, as_schema_2, tables
 
 from dedupe_releases.errors import ExitCode
 from dedupe_releases.index.schema import SCHEMA_VERSION, connect
@@ -61,6 +61,30 @@ def test_an_index_from_a_released_schema_checks_clean_and_carries_on(tmp_path, d
         (version,) = db.execute("PRAGMA user_version").fetchone()
     assert version == SCHEMA_VERSION  # migrated forward, never left behind
     assert run_cli("index", "check", "--index", index).rc == ExitCode.OK
+    assert hashed(index) == hashed(fresh)  # every hash as this version makes it
+
+
+def hashed(db: Path) -> dict[str, object]:
+    """What an index holds of its articles' hashes, by article reference (row ids may differ):
+    their title hashes, shingle counts, signatures, sentence and line hashes, the rows of
+    ``bands``, ``sentences`` and ``lines``, and the learned boilerplate."""
+    con = sqlite3.connect(db)
+    try:
+        ref = dict(con.execute("SELECT id, ref FROM articles"))
+        out: dict[str, object] = {
+            "articles": sorted(
+                con.execute(
+                    "SELECT ref, title_hash, shingles, signature, sentences, lines FROM articles"
+                )
+            ),
+            "boilerplate": sorted(con.execute("SELECT hash FROM boilerplate")),
+        }
+        for table, column in (("bands", "key"), ("sentences", "hash"), ("lines", "hash")):
+            rows = con.execute(f"SELECT {column}, article FROM {table}")
+            out[table] = sorted((h, ref[a]) for h, a in rows)
+        return out
+    finally:
+        con.close()
 
 
 def test_schema_2_hashes_lines_anew_and_keeps_the_learned_boilerplate(tmp_path):
@@ -83,3 +107,30 @@ def test_schema_2_hashes_lines_anew_and_keeps_the_learned_boilerplate(tmp_path):
     assert tables(db) == built
     deep = run_cli("index", "check", "--index", db, "--deep")
     assert deep.rc == ExitCode.OK and b"body-line hashes recomputed from text" in deep.stdout, deep
+
+
+def test_schema_3_hashes_every_token_anew_and_keeps_the_learned_boilerplate(tmp_path):
+    """Schema 3 changed how a token is hashed (``sketch.word_hash``, not CRC-32): an index
+    written the schema 2 way comes out of the migration as this version writes it, its
+    signatures, keys and learned boilerplate and all."""
+    dump = generate_archive(tmp_path / "corpus", 800, seed=5, quiet=True)
+    db = tmp_path / "archive.db"
+    assert run_cli("scan", dump, "--index", db, "-o", os.devnull).rc == ExitCode.OK
+    built = tables(db)
+    assert len(built["boilerplate"]) >= 3  # the archive's site furniture was learned
+    con = sqlite3.connect(db)
+    as_schema_2(con)
+    con.close()
+    old = tables(db)
+    for table in ("articles", "bands", "sentences", "lines", "boilerplate"):
+        assert old[table] != built[table], table
+    assert len(old["boilerplate"]) == len(built["boilerplate"])
+
+    check = run_cli("index", "check", "--index", db)
+    assert check.rc == ExitCode.OK and b"a scan with this version upgrades it" in check.stdout
+    connect(db).close()  # a writer's connection migrates
+    assert tables(db) == built
+    deep = run_cli("index", "check", "--index", db, "--deep")
+    assert deep.rc == ExitCode.OK, deep
+    carried = run_cli("scan", dump, "--index", db, "--changes")
+    assert carried.rc == ExitCode.OK and carried.stderr_lines == [], carried

@@ -496,22 +496,22 @@ def test_distinct_runs_are_each_owners_distinct_run_hashes_sorted(lengths, owner
     assert counts.tolist() == [len(expected.get(o, ())) for o in range(n)]
 
 
-_ITEM = st.binary(min_size=1, max_size=40).map(lambda b: b.replace(b" ", b"x")) | st.sampled_from(
+_ITEM = st.binary(min_size=1, max_size=80).map(lambda b: b.replace(b" ", b"x")) | st.sampled_from(
     [
-        *(b"\x00", b"\x01", b"\x02", "é£".encode(), b"a" * 23, b"b" * 24, b"c" * 25),
-        *(b"d" * 300, b"e" * 255, b"f" * 256),  # past a one-byte length
+        *(b"\x00", b"\x01", b"\x02", "é£".encode(), b"a" * 7, b"b" * 8, b"c" * 9),
+        *(b"g" * 16, b"h" * 17, b"i" * 64, b"j" * 65, b"\xff" * 8),  # at the steps' edges
+        *(b"d" * 300, b"e" * 255, b"f" * 256),  # past the steps: one by one
     ]
 )
 
 
 @settings(max_examples=500, deadline=None)
 @given(items=st.lists(_ITEM, max_size=30), spaces=st.lists(st.integers(1, 3), min_size=31))
-def test_spaced_crc32_and_single_spaced_equal_the_plain_definitions(items, spaces):
-    """The numpy CRC and spacing of the batch tokeniser against ``zlib.crc32`` item by item
-    and ``bytes.join``, on items of any bytes (long ones too) between runs of spaces."""
-    import zlib
-
-    from dedupe_releases.sketch import single_spaced, spaced_crc32
+def test_spaced_hashes_and_single_spaced_equal_the_plain_definitions(items, spaces):
+    """The numpy token hashes and spacing of the batch tokeniser against ``word_hash`` item
+    by item and ``bytes.join``, on items of any bytes (long ones too) between runs of
+    spaces."""
+    from dedupe_releases.sketch import single_spaced, spaced_hashes, word_hash
 
     data = b" " * (spaces[0] - 1)
     for item, gap in zip(items, spaces[1:], strict=False):
@@ -519,6 +519,20 @@ def test_spaced_crc32_and_single_spaced_equal_the_plain_definitions(items, space
     data = data[: len(data) - spaces[-1] % 2]  # sometimes no space at the end
     plain = data.split(b" ")
     plain = [p for p in plain if p]
-    assert spaced_crc32(data).tolist() == [zlib.crc32(p) for p in plain]
-    assert spaced_crc32(data).dtype == np.uint64
+    assert spaced_hashes(data).tolist() == [word_hash(p) for p in plain]
+    assert spaced_hashes(data).dtype == np.uint64
     assert single_spaced(data) == b"".join(b" " + p for p in plain)
+
+
+def test_word_hash_is_the_defined_function_of_the_bytes():
+    """``word_hash`` as its docstring defines it, on a few hand-made values: eight bytes
+    little-endian, mixed with the length, a step per further eight bytes."""
+    from dedupe_releases.sketch import _COMBINE, _fmix64_int, word_hash
+
+    k, mask = int(_COMBINE), (1 << 64) - 1
+    assert word_hash(b"a") == _fmix64_int(0x61 ^ k)
+    eight = int.from_bytes(b"abcdefgh", "little")
+    assert word_hash(b"abcdefgh") == _fmix64_int(eight ^ (8 * k) & mask)
+    first = eight ^ (9 * k) & mask
+    assert word_hash(b"abcdefghi") == _fmix64_int((_fmix64_int(first) * k) & mask ^ 0x69)
+    assert len({word_hash(bytes([c]) * n) for c in range(256) for n in range(1, 9)}) == 256 * 8

@@ -10,7 +10,6 @@ drops those lines before verification. Never looks at titles' words or decides a
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,16 +39,16 @@ def line_hash(line: str) -> int:
 
 def words_hash(words: list[str]) -> int:
     """``line_hash`` of a line from its tokens (``sketch.tokens``): ``sketch.run_hashes`` of
-    their CRCs, as a sentence is hashed, so that a batch of texts hashes all its lines at
-    once from the tokens it already has (``sketch.sketch_texts``)."""
-    return run_hash([zlib.crc32(w.encode()) for w in words])
+    their hashes (``sketch.token_hashes``), as a sentence is hashed, so that a batch of texts
+    hashes all its lines at once from the tokens it already has (``sketch.sketch_texts``)."""
+    return run_hash(token_hashes(words).tolist())
 
 
 def line_hashes(article: Article) -> U64:
     """Sorted, distinct hashes of an article's body lines: what ingest keeps per article.
 
     The same as ``line_hash`` of each line of the body that holds a token (a paragraph or a
-    listing's line), with one CRC pass over the body.
+    listing's line), with one pass over the body's tokens.
 
     >>> from dedupe_releases.verify import _art
     >>> from dataclasses import replace

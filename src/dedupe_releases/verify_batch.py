@@ -110,7 +110,7 @@ def batch_features(
 ) -> list[Features]:
     """``stored_features`` of many articles (each ``(article, sentences, masked)``, with its
     ``found``), their texts tokenised together in one numpy pass (``sketch.batch_tokens``):
-    the same features (tested), without a regex pass and a CRC call per word of each text.
+    the same features (tested), without a regex pass and a hash call per word of each text.
 
     Every text must be at most ``max_article_chars`` long. Masking drops whole lines, each
     line's tokens are known, and every line break ends a sentence, so a masked text's tokens

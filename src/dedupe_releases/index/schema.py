@@ -31,7 +31,7 @@ Connection: TypeAlias = "sqlite3.Connection | PgConnection"
 
 #: 'ddrp' in ASCII: ``PRAGMA application_id`` of every index (``file`` shows it).
 APPLICATION_ID = 0x64647270
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Article states. ``added``/``retiring`` exist only between a file's commit and the end of
 #: its run ("pending"); readers see ``active`` + ``retiring`` (the last finished run), the
@@ -167,9 +167,9 @@ _V1 = (
 )
 
 #: ``MIGRATIONS[n]`` takes a database from schema ``n - 1`` to ``n`` (its DDL; what it
-#: changes in the rows is ``upgrades.DATA_STEPS[n]``, run in the same transaction). Schema 2
-#: changed how body lines and titles are hashed, not the tables.
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: ()}
+#: changes in the rows is ``upgrades.DATA_STEPS[n]``, run in the same transaction). Schemas 2
+#: and 3 changed how lines, titles and tokens are hashed, not the tables.
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: (), 3: ()}
 
 #: Objects SQLite makes itself (``ANALYZE``/``PRAGMA optimize`` statistics) are allowed.
 _INTERNAL = ("sqlite_stat",)

@@ -10,6 +10,13 @@ leaves the old schema and the old rows.
   article's line hashes, its row in ``lines`` and its title hash are computed again from
   its stored title and body, and each learned boilerplate line is carried over to its new
   hash.
+* **3**: a token's hash became ``sketch.word_hash`` (64 bits, eight bytes a step) instead of
+  the CRC-32 of its bytes (a step per byte), which changes every hash made of tokens:
+  signatures, band keys, sentence, body-line and title hashes. Every article is sketched
+  again from its stored title and body (its signature, shingle count, sentence and line
+  hashes, title hash), the articles that had rows in ``bands``, ``sentences`` and ``lines``
+  get their new ones, and each learned boilerplate line is carried over to its new hash.
+  Verdicts and clusters stay: they were made from the texts, and the texts are the same.
 """
 
 from __future__ import annotations
@@ -32,11 +39,47 @@ def _v1_line_hash(words: list[str]) -> int:
     return int.from_bytes(digest, "little")
 
 
+def _v2_words_hash(words: list[str]) -> int:
+    """A line's hash in schema 2: the run hash of its tokens' CRC-32s."""
+    from dedupe_releases.sketch import run_hash
+
+    return run_hash([zlib.crc32(w.encode()) for w in words])
+
+
+def _v2_title_hash(title: str) -> int:
+    from dedupe_releases.sketch import tokens
+
+    return _v2_words_hash(tokens(title))
+
+
+def _v2_body_line_hashes(body: str) -> Any:
+    """``boilerplate.body_line_hashes`` in schema 2 (tokens hashed by CRC-32)."""
+    import numpy as np
+
+    from dedupe_releases.sketch import distinct_run_hashes, tokens
+
+    words: list[str] = []
+    counts = []
+    for line in body.split("\n"):
+        found = tokens(line)
+        if found:
+            words += found
+            counts.append(len(found))
+    lengths = np.array(counts, dtype=np.int64)
+    crcs = np.array([zlib.crc32(w.encode()) for w in words], dtype=np.uint64)
+    return distinct_run_hashes(crcs, np.cumsum(lengths) - lengths, lengths)
+
+
 def rehash_lines(con: Connection) -> None:
     """Schema 2's line and title hashes for every stored article (see the module)."""
-    from dedupe_releases.boilerplate import body_line_hashes, title_hash, words_hash
     from dedupe_releases.index.store import _signed1, signed
     from dedupe_releases.sketch import tokens
+
+    body_line_hashes, title_hash, words_hash = (
+        _v2_body_line_hashes,
+        _v2_title_hash,
+        _v2_words_hash,
+    )
 
     learned = {int(h) for (h,) in con.execute("SELECT hash FROM boilerplate").fetchall()}
     keyed = {int(a) for (a,) in con.execute("SELECT DISTINCT article FROM lines").fetchall()}
@@ -68,4 +111,84 @@ def rehash_lines(con: Connection) -> None:
     con.executemany("INSERT INTO boilerplate (hash) VALUES (?)", [(h,) for h in sorted(carried)])
 
 
-DATA_STEPS: dict[int, Callable[[Connection], None]] = {2: rehash_lines}
+def resketch(con: Connection) -> None:
+    """Schema 3's hashes of every stored article, from its title and body (see the module)."""
+    import json
+
+    from dedupe_releases.boilerplate import words_hash
+    from dedupe_releases.config import SketchConfig
+    from dedupe_releases.index.store import _signed1, signature_blob, signed
+    from dedupe_releases.sketch import sketch_texts, tokens
+
+    row = con.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
+    settings = json.loads(row[0]) if row is not None else None
+    if not isinstance(settings, dict):
+        return  # no settings: no article was ever stored
+    config = SketchConfig(
+        **{f: settings[f] for f in SketchConfig.__dataclass_fields__ if f in settings}
+    )
+    learned = {int(h) for (h,) in con.execute("SELECT hash FROM boilerplate").fetchall()}
+    keyed = {
+        table: {int(a) for (a,) in con.execute(f"SELECT DISTINCT article FROM {table}").fetchall()}
+        for table in ("bands", "sentences", "lines")
+    }
+    ids = [int(r) for (r,) in con.execute("SELECT id FROM articles ORDER BY id").fetchall()]
+    carried: set[int] = set()
+    for table in keyed:
+        con.execute(f"DELETE FROM {table}")
+    for lo in range(0, len(ids), _CHUNK):
+        chunk = ids[lo : lo + _CHUNK]
+        rows = con.execute(
+            "SELECT id, ref, title, body FROM articles WHERE id >= ? AND id <= ? ORDER BY id",
+            (chunk[0], chunk[-1]),
+        ).fetchall()
+        titles = [str(title) for _, _, title, _ in rows]
+        bodies = [zlib.decompress(bytes(blob)).decode("utf-8") for _, _, _, blob in rows]
+        batch = sketch_texts(
+            [f"{t}\n\n{b}" if b else t for t, b in zip(titles, bodies, strict=True)],
+            config,
+            [t.count("\n") + 2 for t in titles],
+            True,
+        )
+        updates: list[tuple[Any, ...]] = []
+        keys: dict[str, list[tuple[int, int]]] = {table: [] for table in keyed}
+        for i, (rid, ref, title, _) in enumerate(rows):
+            sketch = batch.sketch(i, str(ref))
+            updates.append(
+                (
+                    _signed1(words_hash(tokens(title))),
+                    sketch.shingles,
+                    signature_blob(sketch, config.seed),
+                    sketch.sentences,
+                    sketch.lines,
+                    rid,
+                )
+            )
+            for table, blob in (
+                ("bands", sketch.bands),
+                ("sentences", sketch.sentences),
+                ("lines", sketch.lines),
+            ):
+                if rid in keyed[table]:
+                    keys[table].extend((h, rid) for h in signed(blob))
+            if learned:
+                for line in bodies[i].split("\n"):
+                    words = tokens(line)
+                    if words and _signed1(_v2_words_hash(words)) in learned:
+                        carried.add(_signed1(words_hash(words)))
+        con.executemany(
+            "UPDATE articles SET title_hash = ?, shingles = ?, signature = ?, sentences = ?,"
+            " lines = ? WHERE id = ?",
+            updates,
+        )
+        for table, pairs in keys.items():
+            column = "key" if table == "bands" else "hash"
+            con.executemany(
+                f"INSERT INTO {table} ({column}, article) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                pairs,
+            )
+    con.execute("DELETE FROM boilerplate")
+    con.executemany("INSERT INTO boilerplate (hash) VALUES (?)", [(h,) for h in sorted(carried)])
+
+
+DATA_STEPS: dict[int, Callable[[Connection], None]] = {2: rehash_lines, 3: resketch}
