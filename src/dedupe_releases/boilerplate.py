@@ -10,7 +10,7 @@ drops those lines before verification. Never looks at titles' words or decides a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,8 +59,9 @@ def line_hashes(article: Article) -> U64:
     return body_line_hashes(article.body)
 
 
-def body_line_hashes(body: str) -> U64:
-    """``line_hashes`` of an article with this body."""
+def body_line_hashes(body: str, hashes: Callable[[list[str]], U64] = token_hashes) -> U64:
+    """``line_hashes`` of an article with this body (``hashes``: of its tokens; an index
+    upgrade gives an older schema's)."""
     words: list[str] = []
     counts = []
     for line in body.split("\n"):
@@ -69,7 +70,7 @@ def body_line_hashes(body: str) -> U64:
             words += found
             counts.append(len(found))
     lengths = np.array(counts, dtype=np.int64)
-    return distinct_run_hashes(token_hashes(words), np.cumsum(lengths) - lengths, lengths)
+    return distinct_run_hashes(hashes(words), np.cumsum(lengths) - lengths, lengths)
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,18 +56,12 @@ def _v2_body_line_hashes(body: str) -> Any:
     """``boilerplate.body_line_hashes`` in schema 2 (tokens hashed by CRC-32)."""
     import numpy as np
 
-    from dedupe_releases.sketch import distinct_run_hashes, tokens
+    from dedupe_releases.boilerplate import body_line_hashes
 
-    words: list[str] = []
-    counts = []
-    for line in body.split("\n"):
-        found = tokens(line)
-        if found:
-            words += found
-            counts.append(len(found))
-    lengths = np.array(counts, dtype=np.int64)
-    crcs = np.array([zlib.crc32(w.encode()) for w in words], dtype=np.uint64)
-    return distinct_run_hashes(crcs, np.cumsum(lengths) - lengths, lengths)
+    def crcs(words: list[str]) -> Any:
+        return np.array([zlib.crc32(w.encode()) for w in words], dtype=np.uint64)
+
+    return body_line_hashes(body, crcs)
 
 
 def rehash_lines(con: Connection) -> None:
