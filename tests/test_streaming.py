@@ -22,7 +22,7 @@ from dedupe_releases.pipeline import _stored_features, ingest, ingest_packed
 from dedupe_releases.read import walk
 from dedupe_releases.records import Article, FileRecord, Fix, Problem
 from dedupe_releases.sketch import sentence_hashes, sketch_article, sketch_texts
-from dedupe_releases.spill import SpillStore, pack_article, unpack_article
+from dedupe_releases.spill import _CACHE_OVERHEAD, SpillStore, pack_article, unpack_article
 from dedupe_releases.store import MemoryStore
 from dedupe_releases.verify import features
 
@@ -118,9 +118,12 @@ def test_generated_scan_finds_clusters_with_three_workers(run_process, generated
     assert summary["counts"]["clusters"] > 10
 
 
-def test_spill_store_gives_back_every_article(generated):
+@pytest.mark.parametrize("bound", [{"cache_size": 8}, {"cache_bytes": 20_000}])
+def test_spill_store_gives_back_every_article(generated, bound):
+    """Every article read back as it was, the cache of the last ones read held to its count
+    or to its bytes (the records' and the objects', about)."""
     config = Config()
-    memory, spill = MemoryStore(), SpillStore(cache_size=8, in_memory=1 << 16)  # spills
+    memory, spill = MemoryStore(), SpillStore(in_memory=1 << 16, **bound)  # spills
     for item in walk([generated], config.read):
         assert not isinstance(item, FileRecord)
         record = ingest(item[0], item[1], config) if isinstance(item, tuple) else item
@@ -142,7 +145,12 @@ def test_spill_store_gives_back_every_article(generated):
             expected.title,
             expected.facts,
         )
-    assert len(spill._cache) <= 8  # texts live on disk, not in memory
+        assert len(spill._cache) <= bound.get("cache_size", len(spill._cache))
+        assert spill._cached <= bound.get("cache_bytes", spill._cached)  # texts on disk
+    assert spill._cached == sum(
+        len(spill._read(n)) + _CACHE_OVERHEAD for n in spill._cache
+    )  # the count of bytes kept in step with what is cached
+    assert 1 < len(spill._cache) <= 8 or "cache_size" in bound
     assert spill.candidate_pairs(2, 8) == memory.candidate_pairs(2, 8)
     learned = memory.boilerplate(3, 2)
     assert spill.boilerplate(3, 2) == learned and len(learned) > 0

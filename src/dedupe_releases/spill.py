@@ -190,11 +190,19 @@ def _concat(parts: list[npt.NDArray[np.uint64]]) -> U64:
     return np.concatenate(parts).astype(np.uint64)
 
 
+#: What a cached ``Article`` holds beyond its record's bytes (the objects), about.
+_CACHE_OVERHEAD = 750
+
+
 class SpillStore:
     """Articles and candidate keys of one scan, texts on disk, in path order."""
 
     def __init__(
-        self, cache_size: int = 2048, folder: str | None = None, in_memory: int = 32 << 20
+        self,
+        cache_size: int = 1 << 20,
+        folder: str | None = None,
+        in_memory: int = 32 << 20,
+        cache_bytes: int = 48 << 20,
     ) -> None:
         # Records stay in memory up to `in_memory` bytes (a small archive never touches the
         # disk), then move to the temporary file.
@@ -216,8 +224,12 @@ class SpillStore:
         self._line_counts = array("I")
         self._titles = array("Q")
         self._line_ends: npt.NDArray[np.int64] | None = None
+        # The articles read last (clustering reads each cluster's members, and the output
+        # the same ones again), at most ``cache_size`` of them and about ``cache_bytes``.
         self._cache: OrderedDict[int, Article] = OrderedDict()
         self._cache_size = cache_size
+        self._cache_bytes = cache_bytes
+        self._cached = 0  # bytes of the cached articles' records, and _CACHE_OVERHEAD each
         self.files = 0
 
     def add(self, record: FileRecord) -> None:
@@ -301,8 +313,10 @@ class SpillStore:
             ordinal = number - self._file_first[index] + 1
         article = unpack_article(record, self._sources[index], ordinal)
         self._cache[number] = article
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._cached += len(record) + _CACHE_OVERHEAD
+        while len(self._cache) > self._cache_size or self._cached > self._cache_bytes:
+            old, _ = self._cache.popitem(last=False)
+            self._cached -= self._sizes[old] + _CACHE_OVERHEAD
         return article
 
     def _read(self, number: int) -> bytes:
