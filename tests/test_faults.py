@@ -510,3 +510,39 @@ def test_b5_export_on_a_full_disk_is_exit_6_and_leaves_no_temporary_file(tmp_pat
     assert not [n for n in after if n.endswith(".tmp")], sorted(after)
     assert {n: after[n] for n in before} == before  # nothing that was there is damaged
     figures.add("disk_full_points", 1)
+
+
+def test_b3_a_signal_while_a_helper_thread_starts_waits_for_the_start(monkeypatch):
+    """The scan's helper threads (the boilerplate learning, the sentence search) start with
+    the stop signals held (``parallel.submit_held``): a SIGTERM that comes while
+    ``Thread.start`` runs reaches its handler once the thread has started whole, not in the
+    middle of ``threading``'s bookkeeping (where it left a traceback in a killed run)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dedupe_releases.parallel import submit_held
+
+    class Stop(Exception):
+        pass
+
+    def stop(signum, frame):
+        raise Stop
+
+    real_start = threading.Thread.start
+    started: list[bool] = []
+
+    def start_signalled(self):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives while the thread is being started
+        real_start(self)
+        started.append(True)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    monkeypatch.setattr(threading.Thread, "start", start_signalled)
+    try:
+        with ThreadPoolExecutor(max_workers=1) as side:
+            with pytest.raises(Stop):
+                submit_held(side, sum, [1, 2])
+            assert started == [True]  # the start ran to its end before the handler
+            monkeypatch.undo()
+            assert side.submit(sum, [3]).result() == 3  # and the thread works
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from dedupe_releases.parallel import submit_held
 from dedupe_releases.sketch import (
     MIN_SENTENCE_WORDS,
     U32,
@@ -121,7 +122,7 @@ class CandidateIndex:
         work. The same pairs as one search after the other.
         """
         with ThreadPoolExecutor(max_workers=1) as side:
-            sentences = side.submit(self._sentence_keys, min_shared)
+            sentences = submit_held(side, self._sentence_keys, min_shared)
             bands = self._lsh_keys(max_bucket_pairs)
             both: U64 = np.union1d(bands, sentences.result())
         return both

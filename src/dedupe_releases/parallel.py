@@ -21,7 +21,7 @@ import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
 from multiprocessing import resource_tracker
 from types import FrameType
@@ -99,6 +99,20 @@ def block_stop_signals() -> set[int | signal.Signals] | None:
         return None
     resource_tracker.ensure_running()
     return signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+
+
+def submit_held(executor: ThreadPoolExecutor, func: Callable[..., R], *args: object) -> Future[R]:
+    """``executor.submit(func, *args)`` with SIGINT/SIGTERM held meanwhile.
+
+    ``submit`` may start the executor's thread, and a stop signal's handler (the command
+    line's raises) that cuts into ``Thread.start`` leaves ``threading`` half done: the new
+    thread prints a traceback. Held, the signal only takes note, and goes to its handler
+    when ``submit`` has returned: the run stops as it would have. Held by handler, not by
+    the thread's signal mask: numpy's own threads would take a masked signal and have the
+    handler run anyway.
+    """
+    with _stop_signals_at_batch_boundaries():
+        return executor.submit(func, *args)
 
 
 def _start_worker(initializer: Callable[[], object] | None) -> None:

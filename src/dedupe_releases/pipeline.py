@@ -24,7 +24,13 @@ from dedupe_releases.canonical import earliest_date
 from dedupe_releases.cluster import CLUSTER_RELATIONS, cluster_matches
 from dedupe_releases.config import Config
 from dedupe_releases.fix import fix_source, strip_boilerplate
-from dedupe_releases.parallel import Workers, default_jobs, ordered_batches, ordered_map
+from dedupe_releases.parallel import (
+    Workers,
+    default_jobs,
+    ordered_batches,
+    ordered_map,
+    submit_held,
+)
 from dedupe_releases.read import SkipFile, problem, read_source, walk
 from dedupe_releases.records import Article, Cluster, FileRecord, Match, Problem, SourceText
 from dedupe_releases.sketch import SketchBatch, sketch_texts
@@ -326,7 +332,7 @@ def _scan(
     )
     with ThreadPoolExecutor(max_workers=1) as beside:
         # An index is read in its own thread only: there, the learning comes after.
-        learning = beside.submit(learn) if learn is not None and spill is not None else None
+        learning = submit_held(beside, learn) if learn is not None and spill is not None else None
         if engine is None:
             pairs = store.candidate_pairs(
                 config.verify.min_shared_sentences, config.sketch.max_bucket_pairs
