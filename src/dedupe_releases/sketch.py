@@ -459,11 +459,7 @@ def run_hash(hashes: Sequence[int]) -> int:
     for value in hashes:
         acc = (acc + value * power) & _MASK64
         power = (power * _RUN) & _MASK64
-    h = (acc + len(hashes) * int(_COMBINE)) & _MASK64
-    for multiplier in _FMIX64:  # ``_fmix64``
-        h ^= h >> 33
-        h = (h * multiplier) & _MASK64
-    return h ^ (h >> 33)
+    return _fmix64_int((acc + len(hashes) * int(_COMBINE)) & _MASK64)
 
 
 def run_prefix(hashes: U64) -> U64:

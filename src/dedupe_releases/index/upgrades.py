@@ -64,16 +64,29 @@ def _v2_body_line_hashes(body: str) -> Any:
     return body_line_hashes(body, crcs)
 
 
+def _carry(
+    body: str,
+    learned: set[int],
+    old: Callable[[list[str]], int],
+    new: Callable[[list[str]], int],
+    carried: set[int],
+) -> None:
+    """Add to ``carried`` the ``new`` hash of each line of ``body`` whose ``old`` hash is a
+    learned boilerplate line: the learned lines, carried over to a schema's new hashes."""
+    if not learned:
+        return
+    from dedupe_releases.index.store import _signed1
+    from dedupe_releases.sketch import tokens
+
+    for line in body.split("\n"):
+        words = tokens(line)
+        if words and _signed1(old(words)) in learned:
+            carried.add(_signed1(new(words)))
+
+
 def rehash_lines(con: Connection) -> None:
     """Schema 2's line and title hashes for every stored article (see the module)."""
     from dedupe_releases.index.store import _signed1, signed
-    from dedupe_releases.sketch import tokens
-
-    body_line_hashes, title_hash, words_hash = (
-        _v2_body_line_hashes,
-        _v2_title_hash,
-        _v2_words_hash,
-    )
 
     learned = {int(h) for (h,) in con.execute("SELECT hash FROM boilerplate").fetchall()}
     keyed = {int(a) for (a,) in con.execute("SELECT DISTINCT article FROM lines").fetchall()}
@@ -90,15 +103,11 @@ def rehash_lines(con: Connection) -> None:
         keys: list[tuple[int, int]] = []
         for rid, title, blob in rows:
             body = zlib.decompress(bytes(blob)).decode("utf-8")
-            lines = body_line_hashes(body).astype("<u8").tobytes()
-            updates.append((_signed1(title_hash(title)), lines, rid))
+            lines = _v2_body_line_hashes(body).astype("<u8").tobytes()
+            updates.append((_signed1(_v2_title_hash(title)), lines, rid))
             if rid in keyed:
                 keys.extend((h, rid) for h in signed(lines))
-            if learned:
-                for line in body.split("\n"):
-                    words = tokens(line)
-                    if words and _signed1(_v1_line_hash(words)) in learned:
-                        carried.add(_signed1(words_hash(words)))
+            _carry(body, learned, _v1_line_hash, _v2_words_hash, carried)
         con.executemany("UPDATE articles SET title_hash = ?, lines = ? WHERE id = ?", updates)
         con.executemany("INSERT INTO lines (hash, article) VALUES (?, ?)", keys)
     con.execute("DELETE FROM boilerplate")
@@ -109,10 +118,10 @@ def resketch(con: Connection) -> None:
     """Schema 3's hashes of every stored article, from its title and body (see the module)."""
     import json
 
-    from dedupe_releases.boilerplate import words_hash
+    from dedupe_releases.boilerplate import title_hash, words_hash
     from dedupe_releases.config import SketchConfig
     from dedupe_releases.index.store import _signed1, signature_blob, signed
-    from dedupe_releases.sketch import sketch_texts, tokens
+    from dedupe_releases.sketch import sketch_texts
 
     row = con.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
     settings = json.loads(row[0]) if row is not None else None
@@ -150,7 +159,7 @@ def resketch(con: Connection) -> None:
             sketch = batch.sketch(i, str(ref))
             updates.append(
                 (
-                    _signed1(words_hash(tokens(title))),
+                    _signed1(title_hash(title)),
                     sketch.shingles,
                     signature_blob(sketch, config.seed),
                     sketch.sentences,
@@ -165,11 +174,7 @@ def resketch(con: Connection) -> None:
             ):
                 if rid in keyed[table]:
                     keys[table].extend((h, rid) for h in signed(blob))
-            if learned:
-                for line in bodies[i].split("\n"):
-                    words = tokens(line)
-                    if words and _signed1(_v2_words_hash(words)) in learned:
-                        carried.add(_signed1(words_hash(words)))
+            _carry(bodies[i], learned, _v2_words_hash, words_hash, carried)
         con.executemany(
             "UPDATE articles SET title_hash = ?, shingles = ?, signature = ?, sentences = ?,"
             " lines = ? WHERE id = ?",
