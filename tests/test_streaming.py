@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -544,3 +545,52 @@ def test_word_hash_is_the_defined_function_of_the_bytes():
     first = eight ^ (9 * k) & mask
     assert word_hash(b"abcdefghi") == _fmix64_int((_fmix64_int(first) * k) & mask ^ 0x69)
     assert len({word_hash(bytes([c]) * n) for c in range(256) for n in range(1, 9)}) == 256 * 8
+
+
+def _faults_of_a_second_ingest(dump: str) -> int:
+    """Minor page faults of this process's second ingest of a dump's files, batch by batch as
+    a worker does (the first ingest warms up), each batch's result pickled as if sent."""
+    import pickle
+    import resource
+
+    from dedupe_releases.pipeline import ingest_files
+
+    config = Config()
+    items = [(p, str(p)) for p in sorted(Path(dump).rglob("*")) if p.is_file()]
+    batches = [items[i : i + 4] for i in range(0, len(items), 4)]
+
+    def ingest_all() -> None:
+        for batch in batches:
+            pickle.dumps(ingest_files(batch, config), protocol=pickle.HIGHEST_PROTOCOL)
+
+    ingest_all()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    ingest_all()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or os.confstr("CS_GNU_LIBC_VERSION") is None,
+    reason="the allocator's options are glibc's",
+)
+def test_a_worker_reuses_the_memory_it_frees_for_its_next_batch(generated):
+    """The same work in a worker of the pool and in a fresh process with glibc's defaults:
+    the worker's pages come back from its own heap, not as new pages from the kernel."""
+    from dedupe_releases.parallel import Workers
+
+    with Workers(1) as workers:
+        in_worker = workers.submit(_faults_of_a_second_ingest, str(generated)).result()
+    plain = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, test_streaming as t; print(t._faults_of_a_second_ingest(sys.argv[1]))",
+            str(generated),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    by_default = int(plain.stdout)
+    assert in_worker * 10 < by_default, (in_worker, by_default)
