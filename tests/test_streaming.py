@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
 import sys
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -594,3 +596,78 @@ def test_a_worker_reuses_the_memory_it_frees_for_its_next_batch(generated):
     )
     by_default = int(plain.stdout)
     assert in_worker * 10 < by_default, (in_worker, by_default)
+
+
+def _append_records(target_and_parts: tuple[int, list[bytes]]) -> list[int]:
+    """In a worker: append each part to the scan's spill file; where each went."""
+    from dedupe_releases import spill
+
+    assert spill._worker_file is not None
+    return [spill._worker_file.append(part) for part in target_and_parts[1]]
+
+
+def test_workers_append_to_the_spill_file_they_were_given_without_overlap(tmp_path):
+    """Four workers of a pool append to one anonymous file at once, as a scan's do: each
+    append lands whole where it says, none overlaps another, and the folder stays empty."""
+    from dedupe_releases.parallel import Workers
+    from dedupe_releases.spill import write_records_here
+
+    store = SpillStore(folder=str(tmp_path))
+    store.add_packed(ingest_packed((SAMPLES / "000_61910848183f3758.txt", "a"), Config()))
+    kept = store._read(0)
+    prepared = []
+
+    def prepare():
+        prepared.append(store.share())
+        return partial(write_records_here, prepared[0])
+
+    parts = [[bytes([k]) * (1 + (k * 7919 + i) % 50_000) for i in range(40)] for k in range(8)]
+    with Workers(4) as workers:
+        workers.prepare(prepare)
+        done = [workers.submit(_append_records, (0, p)) for p in parts]
+        offsets = [f.result() for f in done]
+        with pytest.raises(ValueError, match="started"):
+            workers.prepare(prepare)
+    assert len(prepared) == 1
+    assert store._read(0) == kept  # what the store held in memory moved to the file first
+    spans = []
+    for ps, os_ in zip(parts, offsets, strict=True):
+        for part, at in zip(ps, os_, strict=True):
+            assert os.pread(prepared[0].fd, len(part), at) == part
+            spans.append((at, at + len(part)))
+    spans.sort()
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), "appends overlap"
+    assert spans[0][0] >= len(kept)
+    assert list(tmp_path.iterdir()) == []  # no name: nothing left behind, however it ends
+    store.close()
+
+
+def test_a_pool_scan_sends_record_offsets_not_texts(generated, monkeypatch):
+    """The workers of a scan's pool write the texts into the store's file; what reaches the
+    parent holds none, and the articles read back equal those of a scan in this process."""
+    from dedupe_releases import pipeline
+
+    received = []
+    real_add = SpillStore.add_packed
+
+    def add(self, packed):
+        received.append((len(packed.records), packed.records_at, packed.articles))
+        return real_add(self, packed)
+
+    monkeypatch.setattr(SpillStore, "add_packed", add)
+    pooled = pipeline.scan([generated], Config(), jobs=2)
+    inline = pipeline.scan([generated], Config(), jobs=1)
+    pooled_files = received[: len(received) // 2]
+    assert all(size == 0 and at >= 0 for size, at, n in pooled_files if n)
+    assert all(at == -1 for _, at, _ in received[len(received) // 2 :])
+    assert pooled.clusters == inline.clusters and pooled.related == inline.related
+    ids = [a.id for a in inline.store][::5]
+    assert [pooled.store.article(i) for i in ids] == [inline.store.article(i) for i in ids]
+
+
+def test_a_small_pool_scan_keeps_its_records_in_memory(tmp_path):
+    """The workers never start on an input of a batch or two: no spill file is made."""
+    from dedupe_releases import pipeline
+
+    result = pipeline.scan([SAMPLES], Config(), jobs=2)
+    assert result.store._shared is None and result.store._file is None

@@ -146,11 +146,12 @@ def _keep_freed_memory() -> bool:
     )
 
 
-def _start_worker(initializer: Callable[[], object] | None) -> None:
+def _start_worker(*initializers: Callable[[], object] | None) -> None:
     _ignore_sigint()
     _keep_freed_memory()
-    if initializer is not None:
-        initializer()
+    for initializer in initializers:
+        if initializer is not None:
+            initializer()
 
 
 class Workers:
@@ -160,7 +161,8 @@ class Workers:
     another; with one pool the second finds its workers started and the package imported
     (about 0.25 CPU-s a worker) instead of starting a pool of its own. The processes start
     with the first batch submitted and stop at ``close`` (or the end of a ``with`` block).
-    ``initializer`` runs once in each worker as it starts.
+    ``initializer`` runs once in each worker as it starts, and so does what a ``prepare``
+    callback returns.
     """
 
     def __init__(
@@ -174,6 +176,15 @@ class Workers:
         self._initializer = initializer
         self._pool: ProcessPoolExecutor | None = None
         self._submitted = 0
+        self._prepare: Callable[[], Callable[[], object]] | None = None
+
+    def prepare(self, callback: Callable[[], Callable[[], object]]) -> None:
+        """Call ``callback`` here just before the workers start (if they ever do), and run
+        what it returns in each worker as it starts: for what only a worker being spawned
+        can be given (a file descriptor), and only when there are workers."""
+        if self._pool is not None:
+            raise ValueError("the workers have started")
+        self._prepare = callback
 
     def submit(self, func: Callable[..., R], *args: object) -> Future[R]:
         if self._submitted >= self.jobs and self._pool is not None:
@@ -183,11 +194,12 @@ class Workers:
         held = block_stop_signals()
         try:
             if self._pool is None:
+                prepared = self._prepare() if self._prepare is not None else None
                 self._pool = ProcessPoolExecutor(
                     max_workers=self.jobs,
                     mp_context=multiprocessing.get_context(self._context),
                     initializer=_start_worker,
-                    initargs=(self._initializer,),
+                    initargs=(self._initializer, prepared),
                 )
             future = self._pool.submit(func, *args)
         finally:

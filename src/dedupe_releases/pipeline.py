@@ -34,7 +34,13 @@ from dedupe_releases.parallel import (
 from dedupe_releases.read import SkipFile, problem, read_source, walk
 from dedupe_releases.records import Article, Cluster, FileRecord, Match, Problem, SourceText
 from dedupe_releases.sketch import SketchBatch, sketch_texts
-from dedupe_releases.spill import PackedFile, SpillStore, pack_file
+from dedupe_releases.spill import (
+    PackedFile,
+    SpillStore,
+    pack_file,
+    write_records,
+    write_records_here,
+)
 from dedupe_releases.split import split_text, truncate_article
 from dedupe_releases.store import ArticleStore
 from dedupe_releases.verify import Features, Verifier, score
@@ -171,7 +177,8 @@ def ingest_files(
         if size >= SKETCH_CHARS:
             out += _sketched(pending, config)
             pending, size = [], 0
-    return out + _sketched(pending, config) if pending else out
+    # In a worker of a scan's pool, the records go straight into the scan's spill file.
+    return write_records(out + _sketched(pending, config) if pending else out)
 
 
 def _sketched(
@@ -292,6 +299,9 @@ def _scan(
     spill = SpillStore() if store is None else None
     if engine is not None and spill is None:
         raise ValueError("an engine scans into its own spill store: give no store")
+    if spill is not None and engine is None:
+        # If the pool starts, its workers write the records into the store's file themselves.
+        workers.prepare(lambda: partial(write_records_here, spill.share()))
     result = ScanResult(config, spill if spill is not None else store, decisions=decisions or None)
     stream: Iterable[Any]
     if spill is not None:

@@ -2,18 +2,22 @@
 
 Workers turn each file's articles into a ``PackedFile``: candidate keys as flat arrays and
 each article as one binary record (its fixed text and what canonical choice needs). The
-``SpillStore`` appends the records to an anonymous temporary file and keeps, per article,
-only its offset, size and a 64-bit content-hash key (20 bytes), plus the candidate keys;
+``SpillStore`` keeps the records in an anonymous temporary file and, per article, only its
+offset, size and a 64-bit content-hash key (20 bytes), plus the candidate keys;
 ``article(id)`` reads a record back through a small LRU cache. Memory therefore grows with
-the number of articles, never with the amount of text. The file is our own scratch space for
-one process: it is never read by anything else and disappears when the scan ends. It takes
-about as much disk as the text scanned (records are not compressed: zlib would cost more
-time than every other step of a record's life).
-Same methods as ``MemoryStore``. Never decides anything.
+the number of articles, never with the amount of text. When the scan's workers start, they
+are given the file (``SpillFile``) and append their records to it themselves, sending the
+parent only where they are; a scan without workers appends its own, after the first 32 MB
+kept in memory. The file is our own scratch space for one scan: it is never read by anything
+else and disappears when the scan ends. It takes about as much disk as the text scanned
+(records are not compressed: zlib would cost more time than every other step of a record's
+life). Same methods as ``MemoryStore``. Never decides anything.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import multiprocessing
 import os
 import struct
 import tempfile
@@ -21,7 +25,7 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -125,6 +129,9 @@ class PackedFile:
     titles: U64  # (n,) ``boilerplate.title_hash`` of each title
     warnings: tuple[str, ...] = ()  # caveats about the file (replacement characters, cuts)
     source_bytes: bytes | None = None  # the exact name of the source, when it is not UTF-8
+    #: Where ``records`` start in the scan's ``SpillFile`` when a worker wrote them there
+    #: (``records`` is then empty); -1 when they travel in ``records``.
+    records_at: int = -1
 
     @property
     def articles(self) -> int:
@@ -190,6 +197,86 @@ def _concat(parts: list[npt.NDArray[np.uint64]]) -> U64:
     return np.concatenate(parts).astype(np.uint64)
 
 
+class SpillFile:
+    """The anonymous temporary file of one scan's records, shared with its worker processes.
+
+    A worker appends its batch's records itself (``append``) and sends the parent only
+    where they are (``PackedFile.records_at``): the texts never cross a pipe, and the parent
+    never copies them into the file. Each append reserves its stretch of the file under a
+    lock shared by all processes (a counter of the bytes reserved so far), then writes it
+    with ``pwrite``, so appends of several processes never overlap and need no file offset.
+
+    The file has no name (``tempfile.TemporaryFile``): it is gone when the last process
+    holding it ends, however the scan ends. A worker gets the parent's descriptor as it is
+    spawned (this object is pickled only then, as a pool initializer's argument); it cannot
+    be sent to a running process.
+    """
+
+    def __init__(self, folder: str | None = None) -> None:
+        # Lives as long as the store (closed by `close` or when it is collected).
+        self._file: IO[bytes] | None = tempfile.TemporaryFile(  # noqa: SIM115
+            prefix="dedupe-releases-", dir=folder
+        )
+        self.fd = self._file.fileno()
+        self._end: Any = multiprocessing.get_context("spawn").Value("Q", 0)
+
+    @classmethod
+    def _attached(cls, fd: Any, end: Any) -> SpillFile:
+        """The file in a worker process: the descriptor it was given as it was spawned."""
+        self = cls.__new__(cls)
+        self._file, self.fd, self._end = None, fd.detach(), end
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        from multiprocessing import reduction
+
+        return (SpillFile._attached, (reduction.DupFd(self.fd), self._end))
+
+    def append(self, data: bytes) -> int:
+        """Write ``data`` after everything appended before it, by any process; returns its
+        offset."""
+        with self._end.get_lock():
+            at = int(self._end.value)
+            self._end.value = at + len(data)
+        view = memoryview(data)
+        done = 0
+        while done < len(view):
+            done += os.pwrite(self.fd, view[done:], at + done)
+        return at
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+#: The scan's ``SpillFile`` in a worker process that appends its records to it.
+_worker_file: SpillFile | None = None
+
+
+def write_records_here(target: SpillFile) -> None:
+    """Make this (worker) process write the records of its ``PackedFile``s into ``target``
+    (``write_records``); a pool's initializer."""
+    global _worker_file
+    _worker_file = target
+
+
+def write_records(packed: list[Any]) -> list[Any]:
+    """The ``PackedFile``s of ``packed`` (other items as they are) with their records
+    written into this process's ``SpillFile``, in one append, and sent as an offset; all
+    unchanged where this process has none (the parent, a Dask worker)."""
+    target = _worker_file
+    files = [p for p in packed if isinstance(p, PackedFile) and p.records]
+    if target is None or not files:
+        return packed
+    at = target.append(b"".join([p.records for p in files]))
+    written: dict[int, PackedFile] = {}
+    for p in files:
+        written[id(p)] = dataclasses.replace(p, records=b"", records_at=at)
+        at += len(p.records)
+    return [written.get(id(p), p) for p in packed]
+
+
 #: What a cached ``Article`` holds beyond its record's bytes (the objects), about.
 _CACHE_OVERHEAD = 750
 
@@ -210,6 +297,7 @@ class SpillStore:
         self._in_memory = in_memory
         self._folder = folder
         self._file: IO[bytes] | None = None
+        self._shared: SpillFile | None = None  # when workers write the records (``share``)
         self._written = 0
         self._flushed = True
         self._offsets = array("Q")
@@ -247,8 +335,13 @@ class SpillStore:
         if packed.articles == 0:
             return
         sizes = packed.record_sizes.astype(np.uint64)
-        offsets = self._written + np.cumsum(sizes) - sizes
-        self._write(packed.records)
+        if packed.records_at >= 0:  # a worker wrote them into the shared file
+            if self._shared is None:
+                raise ValueError("records written to a spill file this store does not share")
+            at = packed.records_at
+        else:
+            at = self._write(packed.records)
+        offsets = np.uint64(at) + np.cumsum(sizes) - sizes
         self._offsets.frombytes(offsets.astype(np.uint64).tobytes())
         self._sizes.frombytes(packed.record_sizes.astype(np.uint32).tobytes())
         self._hash_keys.frombytes(packed.hash_keys.astype(np.uint64).tobytes())
@@ -266,7 +359,23 @@ class SpillStore:
         for number in range(len(self)):
             yield self._load(number)
 
-    def _write(self, data: bytes) -> None:
+    def share(self) -> SpillFile:
+        """The file that worker processes write this store's records into from now on
+        (``write_records_here``): made, with what was kept in memory so far, on first call."""
+        if self._shared is None:
+            shared = SpillFile(self._folder)
+            if self._memory is not None:
+                shared.append(bytes(self._memory))
+            elif self._written:
+                raise ValueError("a store that spilled to its own file cannot share one")
+            self._shared, self._memory = shared, None
+        return self._shared
+
+    def _write(self, data: bytes) -> int:
+        """Append ``data``; returns its offset."""
+        if self._shared is not None:
+            return self._shared.append(data)
+        at = self._written
         if self._memory is not None:
             self._memory += data
             if len(self._memory) > self._in_memory:
@@ -280,10 +389,13 @@ class SpillStore:
             self._file.write(data)
             self._flushed = False
         self._written += len(data)
+        return at
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+        if self._shared is not None:
+            self._shared.close()
 
     def position(self, article_id: str) -> int:
         return self._place(article_id)[0]
@@ -323,6 +435,8 @@ class SpillStore:
         offset, size = self._offsets[number], self._sizes[number]
         if self._memory is not None:
             return bytes(self._memory[offset : offset + size])
+        if self._shared is not None:
+            return os.pread(self._shared.fd, size, offset)
         self._flush()
         assert self._file is not None
         return os.pread(self._file.fileno(), size, offset)
