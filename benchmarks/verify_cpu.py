@@ -71,7 +71,11 @@ def collect(dump: Path, jobs: int) -> tuple[list[Batch], Any]:
             from dedupe_releases.verify_batch import installed_boilerplate
 
             boilerplate = installed_boilerplate()
-        batches.append((batch, boilerplate))
+        from dedupe_releases.spill import read_record
+
+        articles, pairs = batch  # each record as bytes: the scan's spill file goes with it
+        kept = [(s, n, read_record(r), sent, m) for s, n, r, sent, m in articles]
+        batches.append(((kept, pairs), boilerplate))
         return real(batch, config, boilerplate)
 
     pipeline.verify_batch = recording  # type: ignore[assignment]

@@ -671,3 +671,31 @@ def test_a_small_pool_scan_keeps_its_records_in_memory(tmp_path):
 
     result = pipeline.scan([SAMPLES], Config(), jobs=2)
     assert result.store._shared is None and result.store._file is None
+
+
+def test_verification_batches_name_records_in_the_shared_file(generated, monkeypatch):
+    """Once the workers share the spill file, a verification batch sends where each record
+    is, not its bytes; the workers read them there and reach the verdicts of a scan in this
+    process. A reference outlives nothing: with the file closed it reads as an error."""
+    from dedupe_releases import pipeline
+    from dedupe_releases.spill import read_record
+
+    sent = []
+    real = SpillStore.verify_data
+
+    def verify_data(self, article_id, hashes):
+        data = real(self, article_id, hashes)
+        sent.append((data[2], self.article(article_id)))
+        return data
+
+    monkeypatch.setattr(SpillStore, "verify_data", verify_data)
+    pooled = pipeline.scan([generated], Config(), jobs=2)
+    assert sent and all(isinstance(record, tuple) for record, _ in sent)
+    for record, article in sent[::25]:
+        assert unpack_article(read_record(record), article.source, article.ordinal) == article
+    monkeypatch.undo()
+    inline = pipeline.scan([generated], Config(), jobs=1)
+    assert pooled.clusters == inline.clusters and pooled.related == inline.related
+    pooled.store.close()
+    with pytest.raises(LookupError):
+        read_record(sent[0][0])

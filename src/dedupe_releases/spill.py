@@ -19,8 +19,10 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import secrets
 import struct
 import tempfile
+import weakref
 from array import array
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -219,18 +221,21 @@ class SpillFile:
         )
         self.fd = self._file.fileno()
         self._end: Any = multiprocessing.get_context("spawn").Value("Q", 0)
+        self.token = secrets.randbits(63)  # names the file in ``RecordRef``s
+        _open_files[self.token] = self
 
     @classmethod
-    def _attached(cls, fd: Any, end: Any) -> SpillFile:
+    def _attached(cls, fd: Any, end: Any, token: int) -> SpillFile:
         """The file in a worker process: the descriptor it was given as it was spawned."""
         self = cls.__new__(cls)
-        self._file, self.fd, self._end = None, fd.detach(), end
+        self._file, self.fd, self._end, self.token = None, fd.detach(), end, token
+        _open_files[token] = self
         return self
 
     def __reduce__(self) -> tuple[Any, ...]:
         from multiprocessing import reduction
 
-        return (SpillFile._attached, (reduction.DupFd(self.fd), self._end))
+        return (SpillFile._attached, (reduction.DupFd(self.fd), self._end, self.token))
 
     def append(self, data: bytes) -> int:
         """Write ``data`` after everything appended before it, by any process; returns its
@@ -245,6 +250,7 @@ class SpillFile:
         return at
 
     def close(self) -> None:
+        _open_files.pop(self.token, None)  # its descriptor may be another file's next
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -252,6 +258,22 @@ class SpillFile:
 
 #: The scan's ``SpillFile`` in a worker process that appends its records to it.
 _worker_file: SpillFile | None = None
+#: The spill files this process has, made or given, by token (``read_record``).
+_open_files: weakref.WeakValueDictionary[int, SpillFile] = weakref.WeakValueDictionary()
+#: A record in a ``SpillFile`` as a verification batch sends it: (token, offset, size).
+RecordRef = tuple[int, int, int]
+
+
+def read_record(record: bytes | RecordRef) -> bytes:
+    """A record sent as bytes, or read from the spill file a ``RecordRef`` names (this
+    process's own, or the one it was given as it was spawned)."""
+    if isinstance(record, bytes):
+        return record
+    token, offset, size = record
+    found = _open_files.get(token)
+    if found is None:
+        raise LookupError("the record's spill file is not open in this process")
+    return os.pread(found.fd, size, offset)
 
 
 def write_records_here(target: SpillFile) -> None:
@@ -460,14 +482,21 @@ class SpillStore:
 
     def verify_data(
         self, article_id: str, hashes: frozenset[int]
-    ) -> tuple[str, int, bytes, bytes, bool]:
+    ) -> tuple[str, int, bytes | RecordRef, bytes, bool]:
         """What a verification batch sends of an article (``verify_batch.ArticleData``):
         ``(source, ordinal, record, sentence hashes as bytes, has_line(article_id, hashes))``;
-        ``unpack_article(record, source, ordinal)`` reads the record."""
+        ``unpack_article(read_record(record), source, ordinal)`` reads the record. The
+        record is where it is in the file the workers share, when they do (they read it
+        there themselves), else its bytes."""
         number, index, ordinal = self._place(article_id)
         sentences = self._candidates.sentences_of(number).astype("<u8").tobytes()
         masked = bool(hashes) and self._has_line_at(number, hashes)
-        return self._sources[index], ordinal, self._read(number), sentences, masked
+        record: bytes | RecordRef
+        if self._shared is not None:
+            record = (self._shared.token, self._offsets[number], self._sizes[number])
+        else:
+            record = self._read(number)
+        return self._sources[index], ordinal, record, sentences, masked
 
     def has_line(self, article_id: str, hashes: frozenset[int]) -> bool:
         """Whether any of the article's body-line hashes is in ``hashes``."""

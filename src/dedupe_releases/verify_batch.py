@@ -35,12 +35,12 @@ from dedupe_releases.sketch import (
     tokens,
     word_hashes,
 )
-from dedupe_releases.spill import unpack_article
+from dedupe_releases.spill import RecordRef, read_record, unpack_article
 from dedupe_releases.verify import RATIO_CHARS, Features, classify, normalised
 
-#: One article of a batch: (source, ordinal, record bytes, sentence hashes as little-endian
-#: uint64 bytes, holds a boilerplate line).
-ArticleData = tuple[str, int, bytes, bytes, bool]
+#: One article of a batch: (source, ordinal, record bytes or where they are in the scan's
+#: spill file, sentence hashes as little-endian uint64 bytes, holds a boilerplate line).
+ArticleData = tuple[str, int, bytes | RecordRef, bytes, bool]
 #: A verdict as plain data: (a, b, relation, (jaccard, containment, ratio), evidence, facts).
 MatchData = tuple[
     str, str, str, tuple[float, float, float], tuple[str, ...], tuple[tuple[str, str, str], ...]
@@ -346,7 +346,9 @@ def verify_batch(
     """
     articles, pairs = batch
     mask = _installed if boilerplate is None else Boilerplate(frozenset(boilerplate))
-    loaded = [unpack_article(record, source, n) for source, n, record, _, _ in articles]
+    loaded = [
+        unpack_article(read_record(record), source, n) for source, n, record, _, _ in articles
+    ]
     feats: dict[int, Features] = {}
     # What is computed of one text is computed once: copies of a release in a batch (the
     # articles of its ``exact`` pairs) have the same text, and everything their features are
