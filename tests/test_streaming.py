@@ -699,3 +699,25 @@ def test_verification_batches_name_records_in_the_shared_file(generated, monkeyp
     pooled.store.close()
     with pytest.raises(LookupError):
         read_record(sent[0][0])
+
+
+def test_closing_the_pool_without_waiting_returns_before_the_workers_end():
+    """What a scan does when it is done: the workers finish and exit on their own."""
+    import time
+
+    from dedupe_releases.parallel import Workers
+
+    workers = Workers(1)
+    workers.submit(time.sleep, 0).result()  # started
+    running = workers.submit(time.sleep, 3)
+    started = time.monotonic()
+    workers.close(wait=False)
+    assert time.monotonic() - started < 2
+    assert wait_until(lambda: running.done(), timeout=60)
+    assert wait_until(lambda: not _descendants_alive(), timeout=60)
+
+
+def _descendants_alive() -> list[int]:
+    import multiprocessing
+
+    return [p.pid for p in multiprocessing.active_children()]

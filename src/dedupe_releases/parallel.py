@@ -208,8 +208,10 @@ class Workers:
         self._submitted += 1
         return future
 
-    def close(self) -> None:
-        """Stop the workers, dropping batches not yet started; waits for the running ones."""
+    def close(self, wait: bool = True) -> None:
+        """Stop the workers, dropping batches not yet started; waits for the running ones
+        and for the workers to exit, unless not ``wait``: then they exit meanwhile (the
+        interpreter's exit joins them)."""
         if self._pool is None:
             return
         pool, self._pool = self._pool, None
@@ -219,7 +221,7 @@ class Workers:
         # Held, the signal is delivered when shutdown returns.
         held = block_stop_signals()
         try:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=wait, cancel_futures=True)
         finally:
             if held is not None:
                 signal.pthread_sigmask(signal.SIG_SETMASK, held)

@@ -284,7 +284,10 @@ def scan(
     config = config or Config()
     # One pool of workers reads and hashes the files, then verifies the candidates.
     with Workers(jobs or default_jobs()) as workers:
-        return _scan(paths, config, on_file, workers, store, decisions, engine)
+        result = _scan(paths, config, on_file, workers, store, decisions, engine)
+        # Done with them: the workers exit while the caller writes the result.
+        workers.close(wait=False)
+        return result
 
 
 def _scan(
