@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import replace
 from decimal import Decimal
 from difflib import SequenceMatcher
+from functools import partial
 
 import numpy as np
 from hypothesis import given, settings
@@ -38,6 +39,7 @@ from dedupe_releases.facts import (
     _vocabulary,
     differing_facts,
     extract_facts,
+    facts_of_kept_lines,
     find_facts,
 )
 from dedupe_releases.records import Article
@@ -307,19 +309,21 @@ def test_masked_features_are_the_features_of_the_masked_text(
 
 
 @settings(max_examples=500)
-@given(st.lists(st.tuples(_TEXT, _BODY, st.booleans()), max_size=6), st.booleans())
+@given(st.lists(st.tuples(_TEXT, _BODY, st.booleans()), max_size=6), st.booleans(), st.booleans())
 def test_batch_features_are_each_articles_stored_features(
-    articles: list[tuple[str, str, bool]], learned: bool
+    articles: list[tuple[str, str, bool]], learned: bool, whole_facts: bool
 ) -> None:
     """Masked or not, sharing lines or not, in a batch: each article's features are those
-    ``stored_features`` gives it alone (which the test above ties to the plain definition)."""
+    ``stored_features`` gives it alone (which the test above ties to the plain definition),
+    the facts of a masked text taken from those of the whole text or found anew."""
     config = Config()
     boilerplate = _BOILERPLATE if learned else Boilerplate()
     items = [
         (_article(title, body), sentence_hashes(_article(title, body).text), masked)
         for title, body, masked in [*articles, *articles[:2]]
     ]
-    batch = batch_features(items, config, boilerplate, [None] * len(items))
+    found = [partial(find_facts, a.text) if whole_facts else None for a, _, _ in items]
+    batch = batch_features(items, config, boilerplate, found)
     for (article, sentences, masked), fast in zip(items, batch, strict=True):
         alone = stored_features(article, sentences, masked, config, boilerplate)
         assert fast.shingles.tolist() == alone.shingles.tolist()
@@ -565,3 +569,68 @@ def test_fact_values_are_those_of_the_contexts(items: list[str]) -> None:
     """Many facts and few words: every fact with a full side, and those without one."""
     text = " ".join(items)
     assert _all_values(extract_facts(text)) == _values(plain_extract_facts(text, ""))
+
+
+_FACT_PIECES = st.lists(
+    st.sampled_from(
+        [
+            *"0123456789 ,.%£$€",
+            *("st", "th", "Jan", "sept", "Sept.", "May", "July", "per", "cent", "million"),
+            *("percent", "bn", "a", "x1", "2018", "19", "ſep", "ＭＡＹ", "\t", "\u2009"),
+        ]
+    ),
+    max_size=8,
+).map("".join)
+#: A line's start and end, often what a fact across a line break would be made of.
+_LINE_STARTS = ("", "July 2018 x", "2018.", "million", "% up", "per cent", "cent", "May 9, 2019")
+_LINE_ENDS = ("", "£", "on 9", "the 9th,", "in May", "Sept.", "up 5 per", "3", " ", "y.")
+_FACT_LINE = st.tuples(
+    st.sampled_from(_LINE_STARTS), _FACT_PIECES, st.sampled_from(_LINE_ENDS)
+).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    _FACT_LINE,
+    st.lists(st.lists(st.tuples(_FACT_LINE, st.booleans()), min_size=1, max_size=4), max_size=5),
+)
+def test_facts_of_kept_lines_are_the_facts_of_the_kept_text(
+    title: str, paragraphs: list[list[tuple[str, bool]]]
+) -> None:
+    """Lines left out of a text as verification masks them (dates, sums and percentages
+    across line breaks, kept lines of white space): the facts taken from the whole text's
+    are those of the kept text, whenever ``facts_of_kept_lines`` gives any."""
+    body = "\n\n".join("\n".join(line for line, _ in p) for p in paragraphs)
+    text = f"{title}\n\n{body}" if body else title
+    at = kept_at = len(title) + 2
+    spans = [(0, len(title), 0)]
+    kept_paragraphs = []
+    for paragraph in paragraphs:
+        lines = []
+        for line, keep in paragraph:
+            if keep:
+                lines.append(line)
+                spans.append((at, at + len(line), kept_at))
+                kept_at += len(line) + 1
+            at += len(line) + 1
+        at += 1
+        if lines:
+            kept_paragraphs.append("\n".join(lines))
+            kept_at += 1
+    kept = "\n\n".join([title, *kept_paragraphs])
+    derived = facts_of_kept_lines(text, find_facts(text), kept, spans)
+    if derived is not None:
+        assert derived == find_facts(kept)
+
+
+def test_facts_of_kept_lines_decline_where_a_fact_may_cross_a_new_break():
+    text = "On 9\nSign up now\nJuly 2018 we paid £5.\nMore on 3 May."
+    spans = [(0, 4, 0), (17, 37, 5), (38, 52, 26)]  # "Sign up now" left out
+    kept = "On 9\nJuly 2018 we paid £5.\nMore on 3 May."
+    assert kept[5:25] == text[17:37]
+    assert facts_of_kept_lines(text, find_facts(text), kept, spans) is None
+    assert next(f.value for f, _, _ in find_facts(kept)) == "2018-07-09"  # a new date
+    text2 = "We paid £5.\nSign up now\nOn 9 July 2018 it rose 3%."
+    kept2 = "We paid £5.\nOn 9 July 2018 it rose 3%."
+    derived = facts_of_kept_lines(text2, find_facts(text2), kept2, [(0, 11, 0), (24, 49, 12)])
+    assert derived == find_facts(kept2) and len(derived) == 3

@@ -20,7 +20,13 @@ import numpy as np
 from dedupe_releases.boilerplate import Boilerplate
 from dedupe_releases.canonical import NO_DATE
 from dedupe_releases.config import Config
-from dedupe_releases.facts import Fact, Facts, extract_facts, find_facts
+from dedupe_releases.facts import (
+    Fact,
+    Facts,
+    extract_facts,
+    facts_of_kept_lines,
+    find_facts,
+)
 from dedupe_releases.records import Article, Match, Scores
 from dedupe_releases.sketch import (
     U64,
@@ -111,6 +117,9 @@ def batch_features(
     """``stored_features`` of many articles (each ``(article, sentences, masked)``, with its
     ``found``), their texts tokenised together in one numpy pass (``sketch.batch_tokens``):
     the same features (tested), without a regex pass and a hash call per word of each text.
+    ``found`` gives the facts of the article's whole text (``facts.find_facts``) even for a
+    masked one: a masked text's facts are taken from them where they can be
+    (``facts.facts_of_kept_lines``).
 
     Every text must be at most ``max_article_chars`` long. Masking drops whole lines, each
     line's tokens are known, and every line break ends a sentence, so a masked text's tokens
@@ -148,9 +157,7 @@ def batch_features(
                 (
                     words,
                     title,
-                    partial(_text_facts, text, article.title, found[i], words)
-                    if not masked
-                    else partial(extract_facts, text, article.title, tokens=words),
+                    partial(_text_facts, text, article.title, found[i], words),
                     None if masked else sentences,  # nothing to mask: sentences of all lines
                 )
             )
@@ -164,6 +171,9 @@ def batch_features(
         first_line = int(line_ends[i]) - len(lines)
         paragraphs = []
         j = article.body_from
+        # Each kept line (and the title) as (start in the text, end, start in the masked text).
+        at = masked_at = len(article.title) + 2
+        spans = [(0, len(article.title), 0)]
         for paragraph in article.body.split("\n\n"):
             kept_lines = []
             for ln in paragraph.split("\n"):
@@ -171,17 +181,22 @@ def batch_features(
                     keep_lines[first_line + j] = False
                 else:
                     kept_lines.append(ln)
+                    spans.append((at, at + len(ln), masked_at))
+                    masked_at += len(ln) + 1
                 j += 1
+                at += len(ln) + 1
             j += 1  # the blank line between two paragraphs
+            at += 1
             if kept_lines:
                 paragraphs.append("\n".join(kept_lines))
+                masked_at += 1
         text = "\n\n".join([article.title, *paragraphs])
         kept = keep_lines[first_line : int(line_ends[i])].tolist()
         words = b" ".join(
             [line for line, k in zip(lines, kept, strict=True) if k and line]
         ).decode()
         parts.append(
-            (words, title, partial(extract_facts, text, article.title, tokens=words), None)
+            (words, title, partial(_kept_facts, article, text, words, found[i], spans), None)
         )
     keep_tokens = np.repeat(keep_lines, line_counts)
     kept_before = np.concatenate(([0], np.cumsum(keep_tokens)))  # kept tokens before each
@@ -198,6 +213,20 @@ def batch_features(
             Features(shingles[i], words[:RATIO_CHARS], stored, int(kept_counts[i]), title, facts)
         )
     return out
+
+
+def _kept_facts(
+    article: Article,
+    text: str,
+    words: str,
+    found: Callable[[], list[tuple[Fact, int, int]]] | None,
+    spans: list[tuple[int, int, int]],
+) -> Facts:
+    """``extract_facts`` of a masked ``text`` (``article``'s with some lines left out, as
+    ``spans`` tells), its facts taken from those of the whole text (``found``, which the
+    canonical choice needs too) where ``facts_of_kept_lines`` can."""
+    kept = None if found is None else facts_of_kept_lines(article.text, found(), text, spans)
+    return extract_facts(text, article.title, kept, words)
 
 
 def _text_facts(
@@ -400,7 +429,7 @@ def verify_batch(
             ],
             config,
             mask,
-            [None if key[2] else partial(facts_of, k) for key, k in wanted.items()],
+            [partial(facts_of, k) for k in wanted.values()],
         )
         feats_of_copy.update(zip(wanted, computed, strict=True))
 
