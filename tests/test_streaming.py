@@ -629,7 +629,7 @@ def test_workers_append_to_the_spill_file_they_were_given_without_overlap(tmp_pa
         with pytest.raises(ValueError, match="started"):
             workers.prepare(prepare)
     assert len(prepared) == 1
-    assert store._read(0) == kept  # what the store held in memory moved to the file first
+    assert store._read(0) == kept  # still in memory: the workers write when it is full
     spans = []
     for ps, os_ in zip(parts, offsets, strict=True):
         for part, at in zip(ps, os_, strict=True):
@@ -637,16 +637,17 @@ def test_workers_append_to_the_spill_file_they_were_given_without_overlap(tmp_pa
             spans.append((at, at + len(part)))
     spans.sort()
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), "appends overlap"
-    assert spans[0][0] >= len(kept)
     assert list(tmp_path.iterdir()) == []  # no name: nothing left behind, however it ends
     store.close()
 
 
 def test_a_pool_scan_sends_record_offsets_not_texts(generated, monkeypatch):
-    """The workers of a scan's pool write the texts into the store's file; what reaches the
-    parent holds none, and the articles read back equal those of a scan in this process."""
-    from dedupe_releases import pipeline
+    """Once the store's memory is full, the workers of a scan's pool write the texts into
+    the store's file: what reaches the parent then holds none, and the articles read back
+    equal those of a scan in this process."""
+    from dedupe_releases import pipeline, spill
 
+    monkeypatch.setattr(spill, "IN_MEMORY", 1 << 16)
     received = []
     real_add = SpillStore.add_packed
 
@@ -657,8 +658,10 @@ def test_a_pool_scan_sends_record_offsets_not_texts(generated, monkeypatch):
     monkeypatch.setattr(SpillStore, "add_packed", add)
     pooled = pipeline.scan([generated], Config(), jobs=2)
     inline = pipeline.scan([generated], Config(), jobs=1)
-    pooled_files = received[: len(received) // 2]
-    assert all(size == 0 and at >= 0 for size, at, n in pooled_files if n)
+    pooled_files = [(size, at) for size, at, n in received[: len(received) // 2] if n]
+    assert pooled_files[0][1] == -1 and pooled_files[0][0] > 0  # memory first
+    offsets = [(size, at) for size, at in pooled_files if at >= 0]
+    assert offsets and all(size == 0 for size, _ in offsets)  # then the workers write
     assert all(at == -1 for _, at, _ in received[len(received) // 2 :])
     assert pooled.clusters == inline.clusters and pooled.related == inline.related
     ids = [a.id for a in inline.store][::5]
@@ -677,9 +680,10 @@ def test_verification_batches_name_records_in_the_shared_file(generated, monkeyp
     """Once the workers share the spill file, a verification batch sends where each record
     is, not its bytes; the workers read them there and reach the verdicts of a scan in this
     process. A reference outlives nothing: with the file closed it reads as an error."""
-    from dedupe_releases import pipeline
+    from dedupe_releases import pipeline, spill
     from dedupe_releases.spill import read_record
 
+    monkeypatch.setattr(spill, "IN_MEMORY", 1 << 16)
     sent = []
     real = SpillStore.verify_data
 
@@ -693,7 +697,7 @@ def test_verification_batches_name_records_in_the_shared_file(generated, monkeyp
     assert sent and all(isinstance(record, tuple) for record, _ in sent)
     for record, article in sent[::25]:
         assert unpack_article(read_record(record), article.source, article.ordinal) == article
-    monkeypatch.undo()
+    monkeypatch.setattr(SpillStore, "verify_data", real)
     inline = pipeline.scan([generated], Config(), jobs=1)
     assert pooled.clusters == inline.clusters and pooled.related == inline.related
     pooled.store.close()
@@ -721,3 +725,31 @@ def _descendants_alive() -> list[int]:
     import multiprocessing
 
     return [p.pid for p in multiprocessing.active_children()]
+
+
+def test_a_pool_scan_under_its_memory_needs_no_temporary_folder(generated, monkeypatch):
+    """A scan whose records fit in memory runs with workers even where no temporary file
+    can be made (they then send their records), as it did before the workers wrote them."""
+    import tempfile
+
+    from dedupe_releases import pipeline
+
+    monkeypatch.setattr(tempfile, "tempdir", str(generated / "no such folder"))
+    result = pipeline.scan([generated], Config(), jobs=2)
+    assert result.store._shared is None and result.store._memory is not None
+    assert result.clusters == pipeline.scan([generated], Config(), jobs=1).clusters
+
+
+def test_a_full_temporary_folder_stops_the_scan_with_one_line(tmp_path):
+    """Records past the store's memory that cannot be written (a file-size limit stands in
+    for a full disk): one stderr line naming the folder and the reason, exit 6, no output."""
+    from harness import fsize_limit, run_cli
+
+    dump = generate_archive(tmp_path / "big", 14_000, seed=5)  # about 37 MB of records
+    out = tmp_path / "out.json"
+    result = run_cli("scan", dump, "--jobs", "2", "-o", out, preexec_fn=fsize_limit(1 << 20))
+    assert result.rc == 6, result
+    assert len(result.stderr_lines) == 1, result.stderr_lines
+    assert "cannot write the scan's temporary file in" in result.stderr_lines[0]
+    assert "File too large" in result.stderr_lines[0]
+    assert not out.exists()

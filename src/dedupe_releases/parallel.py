@@ -176,12 +176,12 @@ class Workers:
         self._initializer = initializer
         self._pool: ProcessPoolExecutor | None = None
         self._submitted = 0
-        self._prepare: Callable[[], Callable[[], object]] | None = None
+        self._prepare: Callable[[], Callable[[], object] | None] | None = None
 
-    def prepare(self, callback: Callable[[], Callable[[], object]]) -> None:
+    def prepare(self, callback: Callable[[], Callable[[], object] | None]) -> None:
         """Call ``callback`` here just before the workers start (if they ever do), and run
-        what it returns in each worker as it starts: for what only a worker being spawned
-        can be given (a file descriptor), and only when there are workers."""
+        what it returns (if not None) in each worker as it starts: for what only a worker
+        being spawned can be given (a file descriptor), and only when there are workers."""
         if self._pool is not None:
             raise ValueError("the workers have started")
         self._prepare = callback

@@ -303,8 +303,9 @@ def _scan(
     if engine is not None and spill is None:
         raise ValueError("an engine scans into its own spill store: give no store")
     if spill is not None and engine is None:
-        # If the pool starts, its workers write the records into the store's file themselves.
-        workers.prepare(lambda: partial(write_records_here, spill.share()))
+        # If the pool starts, its workers are given the store's file, and once the store's
+        # first 32 MB are past they write the records into it themselves.
+        workers.prepare(partial(_shared_spill, spill))
     result = ScanResult(config, spill if spill is not None else store, decisions=decisions or None)
     stream: Iterable[Any]
     if spill is not None:
@@ -443,6 +444,12 @@ def _scan(
         key=lambda m: (store.position(m.a), store.position(m.b)),
     )
     return result
+
+
+def _shared_spill(spill: SpillStore) -> Callable[[], object] | None:
+    """What a worker runs as it starts to write into ``spill``'s file (None: it cannot)."""
+    shared = spill.share()
+    return None if shared is None else partial(write_records_here, shared)
 
 
 #: Files in one batch of a worker's ingest (``ingest_files``).

@@ -2,16 +2,17 @@
 
 Workers turn each file's articles into a ``PackedFile``: candidate keys as flat arrays and
 each article as one binary record (its fixed text and what canonical choice needs). The
-``SpillStore`` keeps the records in an anonymous temporary file and, per article, only its
-offset, size and a 64-bit content-hash key (20 bytes), plus the candidate keys;
-``article(id)`` reads a record back through a small LRU cache. Memory therefore grows with
-the number of articles, never with the amount of text. When the scan's workers start, they
-are given the file (``SpillFile``) and append their records to it themselves, sending the
-parent only where they are; a scan without workers appends its own, after the first 32 MB
-kept in memory. The file is our own scratch space for one scan: it is never read by anything
-else and disappears when the scan ends. It takes about as much disk as the text scanned
-(records are not compressed: zlib would cost more time than every other step of a record's
-life). Same methods as ``MemoryStore``. Never decides anything.
+``SpillStore`` keeps the first 32 MB of records in memory, the rest in an anonymous
+temporary file, and, per article, only its offset, size and a 64-bit content-hash key (20
+bytes), plus the candidate keys; ``article(id)`` reads a record back through a small LRU
+cache. Memory therefore grows with the number of articles, never with the amount of text.
+When the scan's workers start they are given the file (``SpillFile``), and once the memory
+is full they append their records to it themselves, sending the parent only where they
+are. The file is our own scratch space for one scan: it is never read by anything else and
+disappears when the scan ends; one that cannot be written stops the scan (``SpillError``).
+It takes about as much disk as the text scanned (records are not compressed: zlib would
+cost more time than every other step of a record's life). Same methods as
+``MemoryStore``. Never decides anything.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import numpy.typing as npt
 
 from dedupe_releases.boilerplate import Boilerplate, learn_flat, title_hash
 from dedupe_releases.candidates import CandidateIndex
+from dedupe_releases.errors import OutputError
 from dedupe_releases.records import Article, FileRecord, Fix
 from dedupe_releases.sketch import U64, SketchBatch
 
@@ -216,37 +218,51 @@ class SpillFile:
 
     def __init__(self, folder: str | None = None) -> None:
         # Lives as long as the store (closed by `close` or when it is collected).
-        self._file: IO[bytes] | None = tempfile.TemporaryFile(  # noqa: SIM115
-            prefix="dedupe-releases-", dir=folder
-        )
+        self.folder = folder or tempfile.gettempdir()
+        self._file: IO[bytes] | None = _scratch_file(folder)
         self.fd = self._file.fileno()
-        self._end: Any = multiprocessing.get_context("spawn").Value("Q", 0)
+        context = multiprocessing.get_context("spawn")
+        self._end: Any = context.Value("Q", 0)
+        self._active: Any = context.RawValue("b", 0)  # set when the workers write to it
         self.token = secrets.randbits(63)  # names the file in ``RecordRef``s
         _open_files[self.token] = self
 
     @classmethod
-    def _attached(cls, fd: Any, end: Any, token: int) -> SpillFile:
+    def _attached(cls, fd: Any, end: Any, active: Any, token: int, folder: str) -> SpillFile:
         """The file in a worker process: the descriptor it was given as it was spawned."""
         self = cls.__new__(cls)
-        self._file, self.fd, self._end, self.token = None, fd.detach(), end, token
+        self._file, self.fd, self._end, self._active = None, fd.detach(), end, active
+        self.token, self.folder = token, folder
         _open_files[token] = self
         return self
 
     def __reduce__(self) -> tuple[Any, ...]:
         from multiprocessing import reduction
 
-        return (SpillFile._attached, (reduction.DupFd(self.fd), self._end, self.token))
+        fd = reduction.DupFd(self.fd)
+        return (SpillFile._attached, (fd, self._end, self._active, self.token, self.folder))
+
+    @property
+    def active(self) -> bool:
+        """Whether the workers write their records here (else they send them)."""
+        return bool(self._active.value)
+
+    def activate(self) -> None:
+        self._active.value = 1
 
     def append(self, data: bytes) -> int:
         """Write ``data`` after everything appended before it, by any process; returns its
-        offset."""
+        offset. ``SpillError`` if it cannot be written."""
         with self._end.get_lock():
             at = int(self._end.value)
             self._end.value = at + len(data)
         view = memoryview(data)
         done = 0
-        while done < len(view):
-            done += os.pwrite(self.fd, view[done:], at + done)
+        try:
+            while done < len(view):
+                done += os.pwrite(self.fd, view[done:], at + done)
+        except OSError as exc:
+            raise SpillError.of(exc, self.folder) from None
         return at
 
     def close(self) -> None:
@@ -254,6 +270,27 @@ class SpillFile:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+class SpillError(OutputError):
+    """The scan's temporary file could not be made or written (a full or unwritable
+    ``TMPDIR``): the scan stops, nothing is written."""
+
+    @classmethod
+    def of(cls, exc: OSError, folder: str | None) -> SpillError:
+        where = folder or tempfile.gettempdir()
+        return cls(
+            f"cannot write the scan's temporary file in {where}: {exc.strerror or exc}"
+            " (it takes about as much space as the text scanned; set TMPDIR to another folder)"
+        )
+
+
+def _scratch_file(folder: str | None) -> IO[bytes]:
+    """A new anonymous temporary file in ``folder`` (``TMPDIR`` by default)."""
+    try:
+        return tempfile.TemporaryFile(prefix="dedupe-releases-", dir=folder)
+    except OSError as exc:
+        raise SpillError.of(exc, folder) from None
 
 
 #: The scan's ``SpillFile`` in a worker process that appends its records to it.
@@ -289,7 +326,7 @@ def write_records(packed: list[Any]) -> list[Any]:
     unchanged where this process has none (the parent, a Dask worker)."""
     target = _worker_file
     files = [p for p in packed if isinstance(p, PackedFile) and p.records]
-    if target is None or not files:
+    if target is None or not files or not target.active:
         return packed
     at = target.append(b"".join([p.records for p in files]))
     written: dict[int, PackedFile] = {}
@@ -298,6 +335,9 @@ def write_records(packed: list[Any]) -> list[Any]:
         at += len(p.records)
     return [written.get(id(p), p) for p in packed]
 
+
+#: Bytes of records a store keeps in memory before it spills them to its file.
+IN_MEMORY = 32 << 20
 
 #: What a cached ``Article`` holds beyond its record's bytes (the objects), about.
 _CACHE_OVERHEAD = 750
@@ -310,13 +350,13 @@ class SpillStore:
         self,
         cache_size: int = 1 << 20,
         folder: str | None = None,
-        in_memory: int = 32 << 20,
+        in_memory: int | None = None,
         cache_bytes: int = 48 << 20,
     ) -> None:
         # Records stay in memory up to `in_memory` bytes (a small archive never touches the
         # disk), then move to the temporary file.
         self._memory: bytearray | None = bytearray()
-        self._in_memory = in_memory
+        self._in_memory = IN_MEMORY if in_memory is None else in_memory
         self._folder = folder
         self._file: IO[bytes] | None = None
         self._shared: SpillFile | None = None  # when workers write the records (``share``)
@@ -381,37 +421,46 @@ class SpillStore:
         for number in range(len(self)):
             yield self._load(number)
 
-    def share(self) -> SpillFile:
-        """The file that worker processes write this store's records into from now on
-        (``write_records_here``): made, with what was kept in memory so far, on first call."""
-        if self._shared is None:
-            shared = SpillFile(self._folder)
-            if self._memory is not None:
-                shared.append(bytes(self._memory))
-            elif self._written:
-                raise ValueError("a store that spilled to its own file cannot share one")
-            self._shared, self._memory = shared, None
+    def share(self) -> SpillFile | None:
+        """The file that worker processes will write this store's records into
+        (``write_records_here``) once the first ``in_memory`` bytes are past, made on first
+        call; None if the store spilled to a file of its own already, or if no file can be
+        made (the records are then sent, and the store's own file is made when needed)."""
+        if self._shared is None and self._file is None:
+            try:
+                self._shared = SpillFile(self._folder)
+            except SpillError:
+                return None
         return self._shared
 
     def _write(self, data: bytes) -> int:
         """Append ``data``; returns its offset."""
-        if self._shared is not None:
+        if self._memory is None and self._shared is not None:
             return self._shared.append(data)
         at = self._written
         if self._memory is not None:
             self._memory += data
             if len(self._memory) > self._in_memory:
-                # Lives as long as the store (closed by `close` or when it is collected).
-                self._file = tempfile.TemporaryFile(prefix="dedupe-releases-", dir=self._folder)  # noqa: SIM115
-                self._file.write(self._memory)
+                if self._shared is not None:  # from now on the workers write there too
+                    self._shared.append(bytes(self._memory))  # at 0: none wrote before
+                    self._shared.activate()
+                else:
+                    # Lives as long as the store (closed by `close` or when it is collected).
+                    self._file = _scratch_file(self._folder)
+                    self._own_write(self._memory)
                 self._memory = None
-                self._flushed = False
         else:
-            assert self._file is not None
-            self._file.write(data)
-            self._flushed = False
+            self._own_write(data)
         self._written += len(data)
         return at
+
+    def _own_write(self, data: bytes | bytearray) -> None:
+        assert self._file is not None
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            raise SpillError.of(exc, self._folder) from None
+        self._flushed = False
 
     def close(self) -> None:
         if self._file is not None:
@@ -492,7 +541,7 @@ class SpillStore:
         sentences = self._candidates.sentences_of(number).astype("<u8").tobytes()
         masked = bool(hashes) and self._has_line_at(number, hashes)
         record: bytes | RecordRef
-        if self._shared is not None:
+        if self._shared is not None and self._memory is None:
             record = (self._shared.token, self._offsets[number], self._sizes[number])
         else:
             record = self._read(number)
@@ -517,7 +566,10 @@ class SpillStore:
 
     def _flush(self) -> None:
         if not self._flushed and self._file is not None:
-            self._file.flush()
+            try:
+                self._file.flush()
+            except OSError as exc:
+                raise SpillError.of(exc, self._folder) from None
             self._flushed = True
 
     def candidate_pairs(
