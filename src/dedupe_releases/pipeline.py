@@ -160,7 +160,9 @@ def ingest_files(
     items: Sequence[tuple[Path, str] | Problem], config: Config
 ) -> list[PackedFile | Problem]:
     """``[ingest_packed(item, config) for item in items]`` (the same, tested), the articles of
-    consecutive files sketched together, about ``SKETCH_CHARS`` characters a call."""
+    consecutive files sketched together, about ``SKETCH_CHARS`` characters a call. In a
+    worker given the scan's spill file, once it is in use, the records are written there and
+    sent as an offset (``spill.write_records``)."""
     out: list[PackedFile | Problem] = []
     # The files read since the last sketch, in order: a problem, or a text and its articles
     # with the articles' texts (made once: ``Article.text`` joins title and body anew).
