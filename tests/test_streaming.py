@@ -753,3 +753,31 @@ def test_a_full_temporary_folder_stops_the_scan_with_one_line(tmp_path):
     assert "cannot write the scan's temporary file in" in result.stderr_lines[0]
     assert "File too large" in result.stderr_lines[0]
     assert not out.exists()
+
+
+_DROPPED_AT_ONCE = """
+import gc
+from functools import partial
+from dedupe_releases.parallel import Workers
+from dedupe_releases.spill import SpillStore, write_records_here
+if __name__ == "__main__":
+    store = SpillStore()
+    workers = Workers(2)
+    workers.prepare(lambda: partial(write_records_here, store.share()))
+    workers.submit(abs, -1)
+    workers.close(wait=False)
+    store.close()
+    del store
+    gc.collect()
+"""
+
+
+def test_workers_still_starting_when_the_spill_file_is_dropped_start_cleanly(tmp_path):
+    """A scan that ends at once (every file skipped) drops its store while its workers are
+    still being spawned: they must find what they were given (no named lock that is gone)."""
+    script = tmp_path / "dropped.py"
+    script.write_text(_DROPPED_AT_ONCE, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr

@@ -18,6 +18,7 @@ cost more time than every other step of a record's life). Same methods as
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import multiprocessing
 import os
 import secrets
@@ -206,9 +207,11 @@ class SpillFile:
 
     A worker appends its batch's records itself (``append``) and sends the parent only
     where they are (``PackedFile.records_at``): the texts never cross a pipe, and the parent
-    never copies them into the file. Each append reserves its stretch of the file under a
-    lock shared by all processes (a counter of the bytes reserved so far), then writes it
-    with ``pwrite``, so appends of several processes never overlap and need no file offset.
+    never copies them into the file. Each append reserves its stretch of the file (a counter
+    of the bytes reserved so far, in shared memory) while it holds a POSIX record lock on the
+    file, then writes it with ``pwrite``, so appends of several processes never overlap and
+    need no file offset. Nothing shared has a name: a worker still starting when the parent
+    has dropped the file (a scan that ended at once) finds everything it was given.
 
     The file has no name (``tempfile.TemporaryFile``): it is gone when the last process
     holding it ends, however the scan ends. A worker gets the parent's descriptor as it is
@@ -221,8 +224,10 @@ class SpillFile:
         self.folder = folder or tempfile.gettempdir()
         self._file: IO[bytes] | None = _scratch_file(folder)
         self.fd = self._file.fileno()
+        # Shared memory by descriptor, as the file: a lock of multiprocessing's own would be a
+        # named semaphore, gone (and a worker still starting fails) once the parent drops it.
         context = multiprocessing.get_context("spawn")
-        self._end: Any = context.Value("Q", 0)
+        self._end: Any = context.RawValue("Q", 0)
         self._active: Any = context.RawValue("b", 0)  # set when the workers write to it
         self.token = secrets.randbits(63)  # names the file in ``RecordRef``s
         _open_files[self.token] = self
@@ -253,12 +258,15 @@ class SpillFile:
     def append(self, data: bytes) -> int:
         """Write ``data`` after everything appended before it, by any process; returns its
         offset. ``SpillError`` if it cannot be written."""
-        with self._end.get_lock():
-            at = int(self._end.value)
-            self._end.value = at + len(data)
         view = memoryview(data)
         done = 0
         try:
+            fcntl.lockf(self.fd, fcntl.LOCK_EX)  # a process's own: the others wait
+            try:
+                at = int(self._end.value)
+                self._end.value = at + len(data)
+            finally:
+                fcntl.lockf(self.fd, fcntl.LOCK_UN)
             while done < len(view):
                 done += os.pwrite(self.fd, view[done:], at + done)
         except OSError as exc:
