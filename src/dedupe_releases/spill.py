@@ -228,15 +228,14 @@ class SpillFile:
         # named semaphore, gone (and a worker still starting fails) once the parent drops it.
         context = multiprocessing.get_context("spawn")
         self._end: Any = context.RawValue("Q", 0)
-        self._active: Any = context.RawValue("b", 0)  # set when the workers write to it
         self.token = secrets.randbits(63)  # names the file in ``RecordRef``s
         _open_files[self.token] = self
 
     @classmethod
-    def _attached(cls, fd: Any, end: Any, active: Any, token: int, folder: str) -> SpillFile:
+    def _attached(cls, fd: Any, end: Any, token: int, folder: str) -> SpillFile:
         """The file in a worker process: the descriptor it was given as it was spawned."""
         self = cls.__new__(cls)
-        self._file, self.fd, self._end, self._active = None, fd.detach(), end, active
+        self._file, self.fd, self._end = None, fd.detach(), end
         self.token, self.folder = token, folder
         _open_files[token] = self
         return self
@@ -245,15 +244,14 @@ class SpillFile:
         from multiprocessing import reduction
 
         fd = reduction.DupFd(self.fd)
-        return (SpillFile._attached, (fd, self._end, self._active, self.token, self.folder))
+        return (SpillFile._attached, (fd, self._end, self.token, self.folder))
 
     @property
     def active(self) -> bool:
-        """Whether the workers write their records here (else they send them)."""
-        return bool(self._active.value)
-
-    def activate(self) -> None:
-        self._active.value = 1
+        """Whether the workers write their records here (else they send them): once anything
+        was appended, for the parent's store appends first, when its memory is full (a
+        worker's appends come after, so reading the counter needs no lock)."""
+        return bool(self._end.value)
 
     def append(self, data: bytes) -> int:
         """Write ``data`` after everything appended before it, by any process; returns its
@@ -333,15 +331,18 @@ def write_records(packed: list[Any]) -> list[Any]:
     written into this process's ``SpillFile``, in one append, and sent as an offset; all
     unchanged where this process has none (the parent, a Dask worker)."""
     target = _worker_file
-    files = [p for p in packed if isinstance(p, PackedFile) and p.records]
-    if target is None or not files or not target.active:
+    records = [p.records for p in packed if isinstance(p, PackedFile)]
+    if target is None or not any(records) or not target.active:
         return packed
-    at = target.append(b"".join([p.records for p in files]))
-    written: dict[int, PackedFile] = {}
-    for p in files:
-        written[id(p)] = dataclasses.replace(p, records=b"", records_at=at)
-        at += len(p.records)
-    return [written.get(id(p), p) for p in packed]
+    at = target.append(b"".join(records))
+    out = []
+    for p in packed:
+        if isinstance(p, PackedFile) and p.records:
+            out.append(dataclasses.replace(p, records=b"", records_at=at))
+            at += len(p.records)
+        else:
+            out.append(p)
+    return out
 
 
 #: Bytes of records a store keeps in memory before it spills them to its file.
@@ -441,17 +442,20 @@ class SpillStore:
                 return None
         return self._shared
 
+    def _in_shared_file(self) -> SpillFile | None:
+        """The shared file, when the records are in it (the memory was full)."""
+        return self._shared if self._memory is None else None
+
     def _write(self, data: bytes) -> int:
         """Append ``data``; returns its offset."""
-        if self._memory is None and self._shared is not None:
-            return self._shared.append(data)
+        if (shared := self._in_shared_file()) is not None:
+            return shared.append(data)
         at = self._written
         if self._memory is not None:
             self._memory += data
             if len(self._memory) > self._in_memory:
                 if self._shared is not None:  # from now on the workers write there too
                     self._shared.append(bytes(self._memory))  # at 0: none wrote before
-                    self._shared.activate()
                 else:
                     # Lives as long as the store (closed by `close` or when it is collected).
                     self._file = _scratch_file(self._folder)
@@ -549,8 +553,8 @@ class SpillStore:
         sentences = self._candidates.sentences_of(number).astype("<u8").tobytes()
         masked = bool(hashes) and self._has_line_at(number, hashes)
         record: bytes | RecordRef
-        if self._shared is not None and self._memory is None:
-            record = (self._shared.token, self._offsets[number], self._sizes[number])
+        if (shared := self._in_shared_file()) is not None:
+            record = (shared.token, self._offsets[number], self._sizes[number])
         else:
             record = self._read(number)
         return self._sources[index], ordinal, record, sentences, masked

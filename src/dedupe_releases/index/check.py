@@ -211,7 +211,7 @@ def _check(index: Index, deep: bool, current: bool = True) -> list[Finding]:
     if bad_signatures:
         error(f"{bad_signatures} signatures are not {num_perm}-value affine32 LeanMinHash bytes")
     if deep:
-        out.extend(_deep_sample(index, num_perm, seed, current))
+        out.extend(_deep_sample(index, current))
 
     added = scalar(
         "SELECT count(*) FROM articles WHERE state IN ('added', 'retiring') AND state = 'added'"
@@ -256,12 +256,12 @@ def _check(index: Index, deep: bool, current: bool = True) -> list[Finding]:
     return out
 
 
-def _deep_sample(index: Index, num_perm: int, seed: int, current: bool = True) -> list[Finding]:
+def _deep_sample(index: Index, current: bool = True) -> list[Finding]:
     """Re-sketch a spread sample of articles from their stored text; compare signatures and
     body-line hashes. An index of an older schema hashed its tokens otherwise (schema 3):
     nothing to compare until a scan upgrades it."""
     from dedupe_releases.boilerplate import line_hashes
-    from dedupe_releases.config import SketchConfig
+    from dedupe_releases.index.store import sketch_config_of
     from dedupe_releases.sketch import sketch_article
 
     if not current:
@@ -272,14 +272,7 @@ def _deep_sample(index: Index, num_perm: int, seed: int, current: bool = True) -
                 " tokens otherwise",
             )
         ]
-    settings = index.settings() or {}
-    config = SketchConfig(
-        shingle_size=int(settings["shingle_size"]),
-        num_perm=num_perm,
-        bands=int(settings["bands"]),
-        seed=seed,
-        max_article_chars=int(settings["max_article_chars"]),
-    )
+    config = sketch_config_of(index.settings() or {})
     total = int(
         index.con.execute("SELECT count(*) FROM articles WHERE state != 'gone'").fetchone()[0]
     )
@@ -292,7 +285,8 @@ def _deep_sample(index: Index, num_perm: int, seed: int, current: bool = True) -
         article = index.article_by_rid(rid)
         fresh = sketch_article(article, config)
         if not np.array_equal(
-            signature_values(blob, num_perm, seed), np.frombuffer(fresh.signature, dtype="<u4")
+            signature_values(blob, config.num_perm, config.seed),
+            np.frombuffer(fresh.signature, dtype="<u4"),
         ):
             wrong += 1
         if bytes(stored_lines) != line_hashes(article).astype("<u8").tobytes():

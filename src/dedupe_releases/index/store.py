@@ -22,7 +22,7 @@ import dataclasses
 import json
 import struct
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,7 @@ import numpy as np
 from dedupe_releases import __version__
 from dedupe_releases.boilerplate import Boilerplate, title_hash
 from dedupe_releases.candidates import MAX_SENTENCE_ARTICLES, MIN_SENTENCE_WORDS
-from dedupe_releases.config import Config
+from dedupe_releases.config import Config, SketchConfig
 from dedupe_releases.errors import IndexError_
 from dedupe_releases.index.schema import (
     FINAL_STATES,
@@ -123,6 +123,14 @@ def settings_of(config: Config) -> dict[str, Any]:
         min_sentence_words=MIN_SENTENCE_WORDS,
     )
     return out
+
+
+def sketch_config_of(settings: Mapping[str, Any]) -> SketchConfig:
+    """The sketch settings an index was built with (the sketch part of ``settings_of``);
+    a field the settings do not hold keeps its default."""
+    return SketchConfig(
+        **{f.name: settings[f.name] for f in dataclasses.fields(SketchConfig) if f.name in settings}
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -84,21 +84,27 @@ def _carry(
             carried.add(_signed1(new(words)))
 
 
+def _article_rows(con: Connection, columns: str) -> Iterator[list[Any]]:
+    """``columns`` of every stored article, in id order, ``_CHUNK`` articles at a time (the
+    ids are read first: a chunk may update the rows of the ones before)."""
+    ids = [int(r) for (r,) in con.execute("SELECT id FROM articles ORDER BY id").fetchall()]
+    for lo in range(0, len(ids), _CHUNK):
+        chunk = ids[lo : lo + _CHUNK]
+        yield con.execute(
+            f"SELECT {columns} FROM articles WHERE id >= ? AND id <= ? ORDER BY id",
+            (chunk[0], chunk[-1]),
+        ).fetchall()
+
+
 def rehash_lines(con: Connection) -> None:
     """Schema 2's line and title hashes for every stored article (see the module)."""
     from dedupe_releases.index.store import _signed1, signed
 
     learned = {int(h) for (h,) in con.execute("SELECT hash FROM boilerplate").fetchall()}
     keyed = {int(a) for (a,) in con.execute("SELECT DISTINCT article FROM lines").fetchall()}
-    ids = [int(r) for (r,) in con.execute("SELECT id FROM articles ORDER BY id").fetchall()]
     carried: set[int] = set()
     con.execute("DELETE FROM lines")
-    for lo in range(0, len(ids), _CHUNK):
-        chunk = ids[lo : lo + _CHUNK]
-        rows = con.execute(
-            "SELECT id, title, body FROM articles WHERE id >= ? AND id <= ? ORDER BY id",
-            (chunk[0], chunk[-1]),
-        ).fetchall()
+    for rows in _article_rows(con, "id, title, body"):
         updates: list[tuple[Any, ...]] = []
         keys: list[tuple[int, int]] = []
         for rid, title, blob in rows:
@@ -119,32 +125,23 @@ def resketch(con: Connection) -> None:
     import json
 
     from dedupe_releases.boilerplate import title_hash, words_hash
-    from dedupe_releases.config import SketchConfig
-    from dedupe_releases.index.store import _signed1, signature_blob, signed
+    from dedupe_releases.index.store import _signed1, signature_blob, signed, sketch_config_of
     from dedupe_releases.sketch import sketch_texts
 
     row = con.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
     settings = json.loads(row[0]) if row is not None else None
     if not isinstance(settings, dict):
         return  # no settings: no article was ever stored
-    config = SketchConfig(
-        **{f: settings[f] for f in SketchConfig.__dataclass_fields__ if f in settings}
-    )
+    config = sketch_config_of(settings)
     learned = {int(h) for (h,) in con.execute("SELECT hash FROM boilerplate").fetchall()}
     keyed = {
         table: {int(a) for (a,) in con.execute(f"SELECT DISTINCT article FROM {table}").fetchall()}
         for table in ("bands", "sentences", "lines")
     }
-    ids = [int(r) for (r,) in con.execute("SELECT id FROM articles ORDER BY id").fetchall()]
     carried: set[int] = set()
     for table in keyed:
         con.execute(f"DELETE FROM {table}")
-    for lo in range(0, len(ids), _CHUNK):
-        chunk = ids[lo : lo + _CHUNK]
-        rows = con.execute(
-            "SELECT id, ref, title, body FROM articles WHERE id >= ? AND id <= ? ORDER BY id",
-            (chunk[0], chunk[-1]),
-        ).fetchall()
+    for rows in _article_rows(con, "id, ref, title, body"):
         titles = [str(title) for _, _, title, _ in rows]
         bodies = [zlib.decompress(bytes(blob)).decode("utf-8") for _, _, _, blob in rows]
         batch = sketch_texts(
